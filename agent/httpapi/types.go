@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+)
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	NodeID       string `json:"node_id"`
+	ClusterID    string `json:"cluster_id"`
+	State        string `json:"state"` // leader, follower, candidate, shutdown
+	LeaderID     string `json:"leader_id"`
+	LeaderAddr   string `json:"leader_addr"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LastLogIndex uint64 `json:"last_log_index"`
+	// LastContact is a Go duration string ("0s" on the leader, "never" when
+	// this node has never heard from a leader).
+	LastContact string `json:"last_contact"`
+	// LastContactSeconds is LastContact in seconds (-1 for never).
+	LastContactSeconds float64 `json:"last_contact_seconds"`
+	Server             bool    `json:"server"`
+	Version            string  `json:"version"`
+}
+
+// Member is one element of GET /v1/members.
+type Member struct {
+	ID       string            `json:"id"`
+	Addr     string            `json:"addr"`
+	Status   string            `json:"status"` // alive, suspect, dead, left
+	RaftAddr string            `json:"raft_addr"`
+	Role     string            `json:"role"` // server, client
+	Zone     string            `json:"zone"`
+	Meta     map[string]string `json:"meta"`
+}
+
+// RaftServer is one server of GET /v1/raft/configuration.
+type RaftServer struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"` // voter, nonvoter (staging shows as nonvoter)
+	Leader   bool   `json:"leader"`
+}
+
+// RaftConfiguration is the body of GET /v1/raft/configuration.
+type RaftConfiguration struct {
+	Index   uint64       `json:"index"`
+	Servers []RaftServer `json:"servers"`
+}
+
+// AutopilotServer is one server of GET /v1/autopilot/health.
+type AutopilotServer struct {
+	ID          string `json:"id"`
+	Address     string `json:"address"`
+	NodeStatus  string `json:"node_status"`
+	Healthy     bool   `json:"healthy"`
+	Voter       bool   `json:"voter"`
+	Leader      bool   `json:"leader"`
+	LastContact string `json:"last_contact"`
+	LastTerm    uint64 `json:"last_term"`
+	LastIndex   uint64 `json:"last_index"`
+	StableSince string `json:"stable_since"` // RFC 3339
+}
+
+// AutopilotHealth is the body of GET /v1/autopilot/health.
+type AutopilotHealth struct {
+	Healthy          bool              `json:"healthy"`
+	FailureTolerance int               `json:"failure_tolerance"`
+	Leader           string            `json:"leader"`
+	Voters           []string          `json:"voters"`
+	Servers          []AutopilotServer `json:"servers"`
+}
+
+// ServerStats is the body of GET /v1/internal/stats: what the leader's
+// autopilot fetches from each server to judge its health.
+type ServerStats struct {
+	NodeID           string `json:"node_id"`
+	ClusterID        string `json:"cluster_id"`
+	LastContactNanos int64  `json:"last_contact_ns"` // -1: never
+	LastTerm         uint64 `json:"last_term"`
+	LastIndex        uint64 `json:"last_index"`
+	HasState         bool   `json:"has_state"`
+}
+
+// OK is the body of successful write and operator calls.
+type OK struct {
+	OK    bool   `json:"ok"`
+	Index uint64 `json:"index,omitempty"`
+}
+
+// ErrorBody is the body of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// Sentinel errors a Backend returns; the server maps them to status codes.
+var (
+	// ErrNotLeader: this node cannot do it; the server forwards to the leader (or 503 when none).
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNoLeader: the cluster has no leader right now (503).
+	ErrNoLeader = errors.New("no cluster leader")
+	// ErrNotFound: the named thing does not exist (404).
+	ErrNotFound = errors.New("not found")
+	// ErrBadRequest: the request is invalid (400).
+	ErrBadRequest = errors.New("bad request")
+	// ErrNotServer: this agent is a gossip-only member and cannot do it (400).
+	ErrNotServer = errors.New("this agent is not a server")
+	// ErrConflict: refused because of the current state (409).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the node is shutting down or not ready (503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Backend is what the HTTP API needs from the agent. Every method may be
+// called concurrently from request goroutines and must honour ctx.
+type Backend interface {
+	Status() Status
+	Members() []Member
+	RaftConfiguration(ctx context.Context) (RaftConfiguration, error)
+	// RemovePeer removes a server from Raft. ErrNotLeader when not leader.
+	RemovePeer(ctx context.Context, id string) error
+	// TransferLeadership hands leadership to id ("" = best voter) and returns once moved.
+	// ErrNotLeader when not leader.
+	TransferLeadership(ctx context.Context, id string) error
+	AutopilotHealth(ctx context.Context) (AutopilotHealth, error)
+	// Ready returns nil when this node has a leader and has applied up to it.
+	Ready() error
+	// Leave starts a graceful leave; the agent exits afterwards.
+	Leave(ctx context.Context) error
+	ServerStats() ServerStats
+	// LeaderHTTPAddr returns the leader's HTTP address for forwarding ("" if unknown).
+	LeaderHTTPAddr() string
+	// IsLeader reports whether this node is the Raft leader.
+	IsLeader() bool
+}

@@ -1,0 +1,39 @@
+// Package testutil holds helpers shared by the project's tests. It imports no
+// project package, so any test may use it without an import cycle.
+package testutil
+
+import (
+	"testing"
+	"time"
+)
+
+// pollInterval is how often WaitFor re-checks its condition.
+const pollInterval = 20 * time.Millisecond
+
+// WaitFor polls cond until it returns nil or timeout passes, then fails the
+// test with the last error cond returned. It never sleeps to synchronise: it
+// only waits between checks of a real condition.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	if err := Poll(timeout, cond); err != nil {
+		t.Fatalf("condition not met within %s: %v", timeout, err)
+	}
+}
+
+// Poll is WaitFor without a testing.TB: it returns the last error seen when
+// timeout passes, or nil as soon as cond does.
+func Poll(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		<-ticker.C
+	}
+}
