@@ -1,0 +1,63 @@
+package raftnode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Wrapped errors keep these reachable through errors.Is.
+var (
+	// ErrNotLeader is returned (inside a *NotLeaderError) when an operation
+	// that needs the leader runs on another node.
+	ErrNotLeader = errors.New("raftnode: not the leader")
+	// ErrNoLeader is matched by a *NotLeaderError that knows no leader: the
+	// cluster is electing, or this node is not (yet) part of one.
+	ErrNoLeader = errors.New("raftnode: no known leader")
+	// ErrExistingState is returned by Bootstrap when the node already has
+	// Raft state: bootstrapping over it could create a second cluster.
+	ErrExistingState = errors.New("raftnode: raft state already exists")
+	// ErrClosed is returned by every operation after Close.
+	ErrClosed = errors.New("raftnode: node closed")
+	// ErrUnknownMutation is the FSM response for a mutation type no handler
+	// is registered for.
+	ErrUnknownMutation = errors.New("raftnode: unknown mutation type")
+	// ErrInvalidMutation is returned for bytes that are not a valid encoded
+	// Mutation.
+	ErrInvalidMutation = errors.New("raftnode: invalid mutation")
+	// ErrInvalidOptions is wrapped by Options.Validate errors.
+	ErrInvalidOptions = errors.New("raftnode: invalid options")
+	// ErrInvalidArgument is wrapped when a call gets a malformed argument
+	// (an empty ID, an address that is not host:port).
+	ErrInvalidArgument = errors.New("raftnode: invalid argument")
+	// ErrUnknownServer is returned when an ID is not in the configuration.
+	ErrUnknownServer = errors.New("raftnode: server not in the raft configuration")
+	// ErrDataDirInUse is returned by NewNode when another process (or another
+	// Node in this process) holds the data dir's raft.db.
+	ErrDataDirInUse = errors.New("raftnode: data dir in use")
+	// ErrFSM wraps an error value returned by the state machine from Apply,
+	// so callers can tell a rejected command (committed, but refused by the
+	// FSM) from a failure to commit.
+	ErrFSM = errors.New("raftnode: state machine returned an error")
+)
+
+// NotLeaderError says which node to retry on. It matches ErrNotLeader with
+// errors.Is, and also ErrNoLeader when no leader is known.
+type NotLeaderError struct {
+	// LeaderID and LeaderAddr identify the current leader as this node sees
+	// it; both are empty when no leader is known.
+	LeaderID, LeaderAddr string
+}
+
+// Error describes the leader to retry on.
+func (e *NotLeaderError) Error() string {
+	if e.LeaderAddr == "" {
+		return "raftnode: not the leader, and no leader is known"
+	}
+	return fmt.Sprintf("raftnode: not the leader; leader is %s at %s", e.LeaderID, e.LeaderAddr)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) true, and errors.Is(err, ErrNoLeader)
+// true when the leader is unknown.
+func (e *NotLeaderError) Is(target error) bool {
+	return target == ErrNotLeader || (target == ErrNoLeader && e.LeaderAddr == "")
+}

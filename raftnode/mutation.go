@@ -1,0 +1,147 @@
+package raftnode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// maxMutationTypeLen bounds Mutation.Type; types are short identifiers such
+// as "kv.put".
+const maxMutationTypeLen = 128
+
+// Mutation is the envelope for commands in the Raft log: a type that selects
+// the handler and an opaque JSON payload the handler decodes. Encoding is
+// plain JSON so logs and snapshots stay inspectable.
+type Mutation struct {
+	// Type selects the handler; non-empty, at most 128 bytes.
+	Type string `json:"type"`
+	// Payload is the handler's argument, any JSON value, or absent.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// NewMutation builds a Mutation, marshalling payload to JSON (nil payload:
+// none).
+func NewMutation(typ string, payload any) (Mutation, error) {
+	m := Mutation{Type: typ}
+	if err := m.validate(); err != nil {
+		return Mutation{}, err
+	}
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return Mutation{}, fmt.Errorf("%w: payload of %q: %v", ErrInvalidMutation, typ, err)
+		}
+		m.Payload = b
+	}
+	return m, nil
+}
+
+// Encode returns the log bytes for m.
+func (m Mutation) Encode() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	if len(m.Payload) > 0 && !json.Valid(m.Payload) {
+		return nil, fmt.Errorf("%w: payload of %q is not valid JSON", ErrInvalidMutation, m.Type)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidMutation, err)
+	}
+	return b, nil
+}
+
+// DecodeMutation parses log bytes written by Encode. It rejects anything
+// else (empty input, trailing data, a missing type) with an error wrapping
+// ErrInvalidMutation, and never panics.
+func DecodeMutation(b []byte) (Mutation, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return Mutation{}, fmt.Errorf("%w: empty entry", ErrInvalidMutation)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var m Mutation
+	if err := dec.Decode(&m); err != nil {
+		return Mutation{}, fmt.Errorf("%w: %v", ErrInvalidMutation, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Mutation{}, fmt.Errorf("%w: trailing data after the mutation", ErrInvalidMutation)
+	}
+	if err := m.validate(); err != nil {
+		return Mutation{}, err
+	}
+	if bytes.Equal(m.Payload, []byte("null")) {
+		m.Payload = nil
+	}
+	return m, nil
+}
+
+func (m Mutation) validate() error {
+	if m.Type == "" {
+		return fmt.Errorf("%w: type is empty", ErrInvalidMutation)
+	}
+	if len(m.Type) > maxMutationTypeLen {
+		return fmt.Errorf("%w: type is longer than %d bytes", ErrInvalidMutation, maxMutationTypeLen)
+	}
+	return nil
+}
+
+// Handler applies one mutation's payload at the given log index and returns
+// the FSM response (an error value reports a rejected command; it is still
+// committed). Handlers run on raft's FSM goroutine, one at a time, and must
+// be deterministic.
+type Handler func(index uint64, payload json.RawMessage) any
+
+// Mux dispatches decoded mutations to handlers by type. A state machine
+// embeds or holds one and calls Apply from its raft.FSM Apply. Register every
+// handler before the node starts; Handle and Apply are nonetheless safe to
+// call concurrently.
+type Mux struct {
+	mu       sync.RWMutex
+	handlers map[string]Handler
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux {
+	return &Mux{handlers: make(map[string]Handler)}
+}
+
+// Handle registers h for typ. Registering an empty type, a nil handler or a
+// type twice is a programming error and panics, like http.ServeMux.
+func (m *Mux) Handle(typ string, h Handler) {
+	if err := (Mutation{Type: typ}).validate(); err != nil {
+		panic(fmt.Sprintf("raftnode: Mux.Handle: %v", err))
+	}
+	if h == nil {
+		panic(fmt.Sprintf("raftnode: Mux.Handle(%q): nil handler", typ))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.handlers[typ]; dup {
+		panic(fmt.Sprintf("raftnode: Mux.Handle(%q): registered twice", typ))
+	}
+	m.handlers[typ] = h
+}
+
+// Apply decodes l.Data and runs the handler for its type. A log entry that
+// does not decode returns an error wrapping ErrInvalidMutation, an unknown
+// type one wrapping ErrUnknownMutation; both are returned as the FSM
+// response, never panicked, so every node rejects the entry the same way.
+func (m *Mux) Apply(l *raft.Log) any {
+	mut, err := DecodeMutation(l.Data)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", l.Index, err)
+	}
+	m.mu.RLock()
+	h, ok := m.handlers[mut.Type]
+	m.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("entry %d: %w: %q", l.Index, ErrUnknownMutation, mut.Type)
+	}
+	return h(l.Index, mut.Payload)
+}

@@ -1,0 +1,260 @@
+package raftnode
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+const (
+	// transportMaxPool is how many idle connections raft keeps per peer.
+	transportMaxPool = 3
+	// transportTimeout is raft's I/O deadline per RPC (scaled up for
+	// snapshots), and the dial timeout.
+	transportTimeout = 10 * time.Second
+	// handshakeTimeout bounds a TLS handshake on an accepted connection, so
+	// a client that connects and stays silent cannot hold a goroutine for
+	// longer than this.
+	handshakeTimeout = 10 * time.Second
+)
+
+// TLSConfigurator supplies mutual-TLS configs for the Raft stream layer. It
+// is implemented by *tlsutil.Configurator; configs are fetched per
+// connection, so an implementation that reloads certificates affects new
+// connections. nil Options.TLS means plain TCP.
+type TLSConfigurator interface {
+	// IncomingConfig is the server side: it must require and verify client
+	// certificates.
+	IncomingConfig() *tls.Config
+	// OutgoingConfig is the client side: it presents our certificate and
+	// verifies the server's.
+	OutgoingConfig() *tls.Config
+}
+
+// streamLayer is raft's StreamLayer over TCP, optionally with mutual TLS. It
+// tracks every connection it hands out so Close can cut them all: raft's
+// NetworkTransport does not wait for its per-connection goroutines, and a
+// connection left open would keep one alive.
+type streamLayer struct {
+	ln        net.Listener
+	advertise net.Addr
+	tls       TLSConfigurator
+	incoming  *tls.Config
+	dial      func(ctx context.Context, network, address string) (net.Conn, error)
+	logger    hclog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+
+	// handshakeFailures counts refused TLS handshakes on accepted
+	// connections: a peer with a bad certificate shows up here.
+	handshakeFailures atomic.Uint64
+}
+
+// newStreamLayer listens on o.BindAddr (or adopts o.Listener) and works out
+// the address peers dial.
+func newStreamLayer(o *Options, logger hclog.Logger) (*streamLayer, error) {
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.BindAddr); err != nil {
+			return nil, fmt.Errorf("raftnode: listen on BindAddr %s: %w", o.BindAddr, err)
+		}
+	}
+	adv, err := advertiseAddr(ln.Addr(), o.AdvertiseAddr)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	dial := o.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	tlsc := o.TLS
+	s := &streamLayer{ln: ln, advertise: adv, tls: tlsc, dial: dial, logger: logger, conns: make(map[net.Conn]struct{})}
+	if tlsc != nil {
+		s.incoming = tlsc.IncomingConfig()
+	}
+	return s, nil
+}
+
+// advertiseAddr resolves the address to advertise from the listener and the
+// optional AdvertiseAddr (whose port 0 means "the listener's port").
+func advertiseAddr(listen net.Addr, advertise string) (net.Addr, error) {
+	lhost, lport, err := splitHostPort(listen.String())
+	if err != nil {
+		return nil, fmt.Errorf("%w: listener address %q: %v", ErrInvalidOptions, listen, err)
+	}
+	if advertise == "" {
+		if err := checkAdvertisable(lhost); err != nil {
+			return nil, fmt.Errorf("%w: listening on %s: %v; set AdvertiseAddr", ErrInvalidOptions, listen, err)
+		}
+		return addr(listen.String()), nil
+	}
+	host, port, err := splitHostPort(advertise)
+	if err != nil {
+		return nil, fmt.Errorf("%w: AdvertiseAddr %q: %v", ErrInvalidOptions, advertise, err)
+	}
+	if port == 0 {
+		port = lport
+	}
+	return addr(net.JoinHostPort(host, strconv.Itoa(port))), nil
+}
+
+// addr is a net.Addr for an advertised "host:port" that may be a name.
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+// Addr returns the advertised address; raft uses it as this node's address.
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// Accept waits for a connection. With TLS the handshake is deferred to the
+// connection's first read, on raft's per-connection goroutine, so one slow
+// client cannot stall the accept loop.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	c, err := s.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if s.tls != nil {
+		c = &serverConn{Conn: tls.Server(c, s.incoming), s: s}
+	}
+	return s.track(c)
+}
+
+// Dial connects to a peer; with TLS it completes the handshake before
+// returning so certificate problems surface as dial errors in raft's logs.
+func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := s.dial(ctx, "tcp", string(address))
+	if err != nil {
+		return nil, err
+	}
+	if s.tls != nil {
+		cfg := s.tls.OutgoingConfig()
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			// A configurator that verifies host names needs one; use the
+			// dialed host, as tls.Dial would.
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(string(address))
+		}
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("raftnode: tls handshake with %s: %w", address, err)
+		}
+		c = tc
+	}
+	return s.track(c)
+}
+
+// track registers c so Close can cut it; a closed layer refuses it.
+func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return nil, raft.ErrTransportShutdown
+	}
+	tc := &trackedConn{Conn: c, s: s}
+	s.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// Close stops the listener and closes every connection handed out, which
+// ends raft's per-connection goroutines. It is idempotent.
+func (s *streamLayer) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+
+	err := s.ln.Close()
+	for c := range conns {
+		_ = c.(*trackedConn).Conn.Close()
+	}
+	return err
+}
+
+// trackedConn removes itself from the layer's set when closed.
+type trackedConn struct {
+	net.Conn
+	s    *streamLayer
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// serverConn runs the server handshake once, with a deadline, before the
+// first read or write.
+type serverConn struct {
+	*tls.Conn
+	s    *streamLayer
+	once sync.Once
+	err  error
+}
+
+func (c *serverConn) handshake() error {
+	c.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		defer cancel()
+		if err := c.Conn.HandshakeContext(ctx); err != nil {
+			c.s.handshakeFailures.Add(1)
+			if !errors.Is(err, net.ErrClosed) {
+				c.s.logger.Warn("refused raft connection: tls handshake failed",
+					"remote_addr", c.RemoteAddr().String(), "error", err)
+			}
+			c.err = fmt.Errorf("raftnode: tls handshake with %s: %w", c.RemoteAddr(), err)
+		}
+	})
+	return c.err
+}
+
+func (c *serverConn) Read(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *serverConn) Write(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// newTransport wraps the stream layer in raft's NetworkTransport.
+func newTransport(s *streamLayer, logger hclog.Logger) *raft.NetworkTransport {
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  s,
+		MaxPool: transportMaxPool,
+		Timeout: transportTimeout,
+		Logger:  logger.Named("transport"),
+	})
+}
