@@ -1,0 +1,260 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// resolveTimeout bounds one DNS lookup of a seed name.
+const resolveTimeout = 5 * time.Second
+
+// parseSeed splits a seed into host and port. A seed is an IP, a DNS name,
+// or either with ":port"; IPv6 literals with a port need brackets.
+func parseSeed(s string, defaultPort int) (host string, port int, err error) {
+	if s == "" {
+		return "", 0, errors.New("is empty")
+	}
+	if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); ip != nil {
+		return ip.String(), defaultPort, nil
+	}
+	host, port = s, defaultPort
+	if strings.Contains(s, ":") {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return "", 0, fmt.Errorf("%q is not host, host:port or an IP: %v", s, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("%q has an invalid port %q (want 1-65535)", s, p)
+		}
+		host, port = h, n
+	}
+	if net.ParseIP(host) != nil {
+		return host, port, nil
+	}
+	if !validHostname(host) {
+		return "", 0, fmt.Errorf("%q: host %q is neither an IP address nor a DNS name", s, host)
+	}
+	return host, port, nil
+}
+
+// validHostname accepts DNS names (letters, digits, '-', '_', dots).
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for _, r := range h {
+		ok := r == '.' || r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve turns seeds into ip:port addresses. Names are looked up now (not
+// cached), so a DNS record listing the current seeds is followed as it
+// changes, and a name with several A/AAAA records gives several addresses.
+// This node's own address is left out: a self-join proves nothing.
+func (g *Gossip) resolve(ctx context.Context, seeds []string) (addrs []string, errs []error) {
+	seen := make(map[string]bool)
+	for _, s := range seeds {
+		host, port, err := parseSeed(s, g.cfg.seedPort())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("seed %w", err))
+			continue
+		}
+		ips := []net.IP{net.ParseIP(host)}
+		if ips[0] == nil {
+			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+			ips, err = g.lookupIP(lctx, host)
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("resolve seed %q: %w", host, err))
+				continue
+			}
+		}
+		for _, ip := range ips {
+			addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
+			if seen[addr] || g.isSelf(ip, port) {
+				continue
+			}
+			seen[addr] = true
+			addrs = append(addrs, addr)
+		}
+	}
+	return addrs, errs
+}
+
+func defaultLookupIP(ctx context.Context, host string) ([]net.IP, error) {
+	return net.DefaultResolver.LookupIP(ctx, "ip", host)
+}
+
+// isSelf reports whether ip:port reaches this node's own listener.
+func (g *Gossip) isSelf(ip net.IP, port int) bool {
+	if port != g.selfPort {
+		return false
+	}
+	if ip.Equal(g.selfIP) {
+		return true
+	}
+	bind := net.ParseIP(g.cfg.BindAddr)
+	return ip.IsLoopback() && (bind.IsUnspecified() || bind.IsLoopback())
+}
+
+// hasPeers reports whether memberlist knows another live node.
+func (g *Gossip) hasPeers() bool { return g.ml.NumMembers() > 1 }
+
+// joinEach joins addresses one at a time so that Shutdown, which cancels
+// g.ctx, waits for at most one dial instead of the whole list.
+func (g *Gossip) joinEach(addrs []string) (int, error) {
+	g.joinAttempts.Add(1)
+	var n int
+	var errs []error
+	for _, a := range addrs {
+		if g.ctx.Err() != nil {
+			break
+		}
+		if _, err := g.ml.Join([]string{a}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// joinCandidates lists the seeds, then the remembered members, deduplicated.
+func (g *Gossip) joinCandidates(remembered []rememberedPeer) ([]string, []error) {
+	addrs, errs := g.resolve(g.ctx, g.cfg.Seeds)
+	seen := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		seen[a] = true
+	}
+	for _, p := range remembered {
+		if !seen[p.Addr] {
+			seen[p.Addr] = true
+			addrs = append(addrs, p.Addr)
+		}
+	}
+	return addrs, errs
+}
+
+// joinLoop runs from Start until Shutdown: first join, then keep healing.
+func (g *Gossip) joinLoop() {
+	defer g.wg.Done()
+	if g.joinUntilContact() {
+		g.rejoinLoop()
+	}
+}
+
+// joinUntilContact tries seeds and remembered members with jittered
+// exponential backoff until another node answers (or joins us). It returns
+// false when stopped.
+func (g *Gossip) joinUntilContact() bool {
+	bo := newBackoff(g.cfg.JoinBackoffMin, g.cfg.JoinBackoffMax)
+	for attempt := 1; ; attempt++ {
+		if g.hasPeers() {
+			g.joined.Store(true)
+			return true
+		}
+		addrs, errs := g.joinCandidates(g.table.rememberedPeers(g.clock.Now(), g.cfg.DeadRetention))
+		if len(addrs) == 0 && len(errs) == 0 {
+			g.logger.Info("no seeds or remembered members to join; waiting for other nodes to join this one")
+			return true
+		}
+		n, err := g.joinEach(addrs)
+		if g.ctx.Err() != nil {
+			return false
+		}
+		if n > 0 && g.hasPeers() {
+			g.joined.Store(true)
+			g.logger.Info("joined gossip pool", "contacted", n, "live_members", g.ml.NumMembers())
+			return true
+		}
+		wait := bo.next()
+		g.logger.Warn("could not join any seed or remembered member; retrying",
+			"attempt", attempt, "candidates", len(addrs), "retry_in", wait, "error", errors.Join(append(errs, err)...))
+		select {
+		case <-g.ctx.Done():
+			return false
+		case <-g.clock.After(wait):
+		}
+	}
+}
+
+// rejoinLoop periodically re-joins when a remembered member is missing.
+func (g *Gossip) rejoinLoop() {
+	t := g.clock.NewTicker(g.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-t.C():
+			g.rejoinOnce()
+		}
+	}
+}
+
+// rejoinOnce heals partitions that outlast memberlist's memory: once both
+// sides have declared each other dead and then forgotten them (after
+// GossipToTheDeadTime) memberlist never contacts them again, so nothing but
+// an explicit join merges the halves. A join with nodes already connected is
+// one push/pull each, so it is cheap to do whenever something is missing.
+func (g *Gossip) rejoinOnce() {
+	missing := g.table.missing(g.clock.Now(), g.cfg.DeadRetention)
+	alone := !g.hasPeers()
+	if len(missing) == 0 && (!alone || len(g.cfg.Seeds) == 0) {
+		return
+	}
+	addrs, errs := g.joinCandidates(missing)
+	if len(addrs) == 0 {
+		return
+	}
+	ids := make([]string, len(missing))
+	for i, p := range missing {
+		ids[i] = p.ID
+	}
+	n, err := g.joinEach(addrs)
+	if n > 0 {
+		g.rejoins.Add(1)
+		if g.hasPeers() {
+			g.joined.Store(true)
+		}
+	}
+	g.logger.Debug("rejoin attempt", "missing", ids, "candidates", len(addrs), "contacted", n,
+		"error", errors.Join(append(errs, err)...))
+}
+
+// backoff is jittered exponential backoff between min and max.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi} }
+
+// next doubles the delay up to max and returns a wait in [d/2, d]: half
+// fixed so retries never bunch up at zero, half random so many nodes
+// restarted together do not hit the seeds in lockstep.
+func (b *backoff) next() time.Duration {
+	switch {
+	case b.cur == 0:
+		b.cur = b.min
+	case b.cur > b.max/2:
+		b.cur = b.max
+	default:
+		b.cur *= 2
+	}
+	if b.cur <= 0 {
+		return 0
+	}
+	half := b.cur / 2
+	return half + rand.N(b.cur-half+1)
+}

@@ -1,0 +1,74 @@
+package discovery
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// gossipMetrics are the Prometheus collectors of one Gossip.
+type gossipMetrics struct {
+	reg     prometheus.Registerer
+	members *membersCollector
+	dropped prometheus.Counter
+}
+
+// membersCollector computes gossip_members{status} from Members at scrape
+// time, so the gauge can never drift from what Members reports.
+type membersCollector struct {
+	g    *Gossip
+	desc *prometheus.Desc
+}
+
+var allStatuses = []Status{StatusAlive, StatusSuspect, StatusDead, StatusLeft}
+
+// Describe implements prometheus.Collector.
+func (c *membersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector. Every status is always exported,
+// zero included, so alerts on absent series are not needed.
+func (c *membersCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := make(map[Status]int, len(allStatuses))
+	for _, m := range c.g.Members() {
+		counts[m.Status]++
+	}
+	for _, s := range allStatuses {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+}
+
+// registerMetrics registers the collectors; on failure nothing stays
+// registered.
+func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
+	m := &gossipMetrics{
+		reg: reg,
+		members: &membersCollector{g: g, desc: prometheus.NewDesc(
+			"gossip_members", "Gossip members known to this node, by status.", []string{"status"}, nil)},
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gossip_events_dropped_total",
+			Help: "Membership events dropped because the consumer did not keep up.",
+		}),
+	}
+	if err := reg.Register(m.members); err != nil {
+		return fmt.Errorf("discovery: register gossip_members: %w", err)
+	}
+	if err := reg.Register(m.dropped); err != nil {
+		reg.Unregister(m.members)
+		return fmt.Errorf("discovery: register gossip_events_dropped_total: %w", err)
+	}
+	// Events dropped before registration (during memberlist start-up) are
+	// carried over so the counter agrees with Dropped. emit counts under the
+	// read lock, so nothing is counted twice or missed.
+	g.eventsMu.Lock()
+	m.dropped.Add(float64(g.dropped.Load()))
+	g.metrics = m
+	g.eventsMu.Unlock()
+	return nil
+}
+
+// unregister removes the collectors so a new Gossip can register on the same
+// registry (an agent restarting its gossip layer in-process).
+func (m *gossipMetrics) unregister() {
+	m.reg.Unregister(m.members)
+	m.reg.Unregister(m.dropped)
+}
