@@ -1,0 +1,82 @@
+package mux
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestRoutesByProtocolByte(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(ln)
+	served := make(chan error, 1)
+	go func() { served <- m.Serve() }()
+	defer func() {
+		m.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+
+	for _, proto := range []byte{ProtoRaft, ProtoAgent} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := Dialer(proto)(ctx, "tcp", ln.Addr().String())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Listener(proto).Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(got, buf); err != nil || string(buf) != "hello" {
+			t.Fatalf("proto %c: read %q, %v", proto, buf, err)
+		}
+		got.Close()
+		c.Close()
+	}
+}
+
+func TestUnknownProtocolIsClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(ln)
+	go m.Serve()
+	defer m.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{'X'}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after unknown protocol byte: %v, want EOF", err)
+	}
+}
+
+func TestAcceptAfterCloseFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(ln)
+	go m.Serve()
+	m.Close()
+	if _, err := m.Listener(ProtoAgent).Accept(); err != ErrClosed {
+		t.Fatalf("Accept after Close: %v, want ErrClosed", err)
+	}
+}
