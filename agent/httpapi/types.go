@@ -82,6 +82,9 @@ type ServerStats struct {
 	LastTerm         uint64 `json:"last_term"`
 	LastIndex        uint64 `json:"last_index"`
 	HasState         bool   `json:"has_state"`
+	// ServerIDs are the servers this node sees alive in gossip, so a node
+	// deciding whether to bootstrap can learn what its peers see.
+	ServerIDs []string `json:"server_ids"`
 }
 
 // OK is the body of successful write and operator calls.
