@@ -1,0 +1,216 @@
+package autopilot
+
+import (
+	"sort"
+	"time"
+
+	"github.com/hashicorp/raft"
+	ap "github.com/hashicorp/raft-autopilot"
+)
+
+// planVoters decides which non-voters to promote and which voters to demote.
+// It is pure: the same state, settings and time always give the same answer.
+//
+// Rules, in order:
+//  1. Voters that are alive and healthy are kept. The leader is always kept.
+//  2. Stable non-voters are promoted while there are fewer than MaxVoters
+//     voters, preferring a zone that has no voter yet, then the longest stable.
+//  3. A failed voter (gossip says it is not alive, or it has been unhealthy
+//     for a whole stabilization period) is demoted only when a promotion in
+//     this plan takes its seat: demoting without a replacement would lower
+//     failure tolerance for nothing, and pruning removes it later anyway.
+//  4. Voters above MaxVoters (the cap was lowered) are demoted, never the
+//     leader and never below MinQuorum.
+//  5. At the cap, one swap per round moves a seat from a zone holding two or
+//     more voters to a zone holding none.
+//
+// raft-autopilot applies the result conservatively: a failed voter is demoted
+// first only when the voter count is odd, and when anything was promoted in a
+// round no other demotion happens in that round.
+func planVoters(s Settings, state *ap.State, now time.Time, stabilization time.Duration) ap.RaftChanges {
+	var changes ap.RaftChanges
+	if state == nil || s.MaxVoters < 1 {
+		return changes
+	}
+	keep, failed, eligible := classify(state, now, stabilization)
+
+	zones := make(map[string]int)
+	for _, srv := range keep {
+		zones[zoneOf(srv)]++
+	}
+	for len(keep)+len(changes.Promotions) < s.MaxVoters && len(eligible) > 0 {
+		i := pickCandidate(eligible, zones)
+		zones[zoneOf(eligible[i])]++
+		changes.Promotions = append(changes.Promotions, eligible[i].Server.ID)
+		eligible = append(eligible[:i], eligible[i+1:]...)
+	}
+
+	overflow := len(keep) + len(changes.Promotions) + len(failed) - s.MaxVoters
+	for i := 0; i < len(failed) && i < overflow && i < len(changes.Promotions); i++ {
+		changes.Demotions = append(changes.Demotions, failed[i].Server.ID)
+	}
+
+	if extra := len(keep) - s.MaxVoters; extra > 0 {
+		changes.Demotions = append(changes.Demotions, capDemotions(keep, state.Leader, extra, s.MinQuorum)...)
+		return changes
+	}
+	if len(changes.Promotions) == 0 && len(keep) == s.MaxVoters {
+		if promote, demote, ok := zoneSwap(keep, eligible, zones, state.Leader); ok {
+			changes.Promotions = append(changes.Promotions, promote)
+			changes.Demotions = append(changes.Demotions, demote)
+		}
+	}
+	return changes
+}
+
+// classify splits servers into kept voters, failed voters (oldest failure
+// first) and promotable non-voters (longest stable first).
+func classify(state *ap.State, now time.Time, stabilization time.Duration) (keep, failed, eligible []*ap.ServerState) {
+	for id, srv := range state.Servers {
+		switch {
+		case srv.HasVotingRights() || id == state.Leader:
+			if id != state.Leader && voterFailed(srv, now, stabilization) {
+				failed = append(failed, srv)
+			} else {
+				keep = append(keep, srv)
+			}
+		case srv.State == ap.RaftNonVoter || srv.State == ap.RaftStaging:
+			if srv.Server.NodeStatus == ap.NodeAlive && srv.Health.IsStable(now, stabilization) {
+				eligible = append(eligible, srv)
+			}
+		}
+	}
+	sortByStable(keep)
+	sortByStable(eligible)
+	sort.Slice(failed, func(i, j int) bool {
+		fi, fj := extOf(failed[i].Server.Ext).FailedSince, extOf(failed[j].Server.Ext).FailedSince
+		if !fi.Equal(fj) {
+			return fi.Before(fj)
+		}
+		return failed[i].Server.ID < failed[j].Server.ID
+	})
+	return keep, failed, eligible
+}
+
+// voterFailed reports whether a voter may be replaced.
+func voterFailed(srv *ap.ServerState, now time.Time, stabilization time.Duration) bool {
+	if srv.Server.NodeStatus != ap.NodeAlive {
+		return true
+	}
+	return !srv.Health.Healthy && now.Sub(srv.Health.StableSince) >= stabilization
+}
+
+func sortByStable(list []*ap.ServerState) {
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i].Health.StableSince, list[j].Health.StableSince
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return list[i].Server.ID < list[j].Server.ID
+	})
+}
+
+func zoneOf(srv *ap.ServerState) string { return extOf(srv.Server.Ext).Zone }
+
+// pickCandidate returns the index of the first candidate in a zone without a
+// voter, or 0 when every candidate's zone already has one.
+func pickCandidate(eligible []*ap.ServerState, zones map[string]int) int {
+	for i, srv := range eligible {
+		if zones[zoneOf(srv)] == 0 {
+			return i
+		}
+	}
+	return 0
+}
+
+// capDemotions picks extra voters to demote from the most crowded zones,
+// newest first, skipping the leader and stopping at minQuorum.
+func capDemotions(keep []*ap.ServerState, leader raft.ServerID, extra, minQuorum int) []raft.ServerID {
+	zones := make(map[string]int)
+	for _, srv := range keep {
+		zones[zoneOf(srv)]++
+	}
+	order := append([]*ap.ServerState(nil), keep...)
+	sort.SliceStable(order, func(i, j int) bool {
+		zi, zj := zones[zoneOf(order[i])], zones[zoneOf(order[j])]
+		if zi != zj {
+			return zi > zj
+		}
+		si, sj := order[i].Health.StableSince, order[j].Health.StableSince
+		if !si.Equal(sj) {
+			return si.After(sj)
+		}
+		return order[i].Server.ID > order[j].Server.ID
+	})
+	var out []raft.ServerID
+	for _, srv := range order {
+		if len(out) == extra || len(keep)-len(out) <= minQuorum {
+			break
+		}
+		if srv.Server.ID == leader {
+			continue
+		}
+		out = append(out, srv.Server.ID)
+	}
+	return out
+}
+
+// zoneSwap finds a stable non-voter in a zone without voters and a non-leader
+// voter in a zone with two or more.
+func zoneSwap(keep, eligible []*ap.ServerState, zones map[string]int, leader raft.ServerID) (promote, demote raft.ServerID, ok bool) {
+	for _, cand := range eligible {
+		if zones[zoneOf(cand)] != 0 {
+			continue
+		}
+		for i := len(keep) - 1; i >= 0; i-- {
+			v := keep[i]
+			if v.Server.ID != leader && zones[zoneOf(v)] >= 2 {
+				return cand.Server.ID, v.Server.ID, true
+			}
+		}
+		return "", "", false
+	}
+	return "", "", false
+}
+
+// filterRemovals keeps only the failed servers that may be removed now: left
+// ones at once, failed ones once they have been failed for reapAfter, never
+// the leader. The library then applies min_quorum and the majority guard.
+func filterRemovals(s Settings, state *ap.State, failed *ap.FailedServers, now time.Time) *ap.FailedServers {
+	var leader raft.ServerID
+	if state != nil {
+		leader = state.Leader
+	}
+	removable := func(srv *ap.Server) bool {
+		if srv.ID == leader {
+			return false
+		}
+		if srv.NodeStatus == ap.NodeLeft {
+			return true
+		}
+		since := extOf(srv.Ext).FailedSince
+		return !since.IsZero() && now.Sub(since) >= s.DeadServerReapAfter
+	}
+	out := &ap.FailedServers{}
+	for _, id := range failed.StaleNonVoters {
+		if id != leader {
+			out.StaleNonVoters = append(out.StaleNonVoters, id)
+		}
+	}
+	for _, id := range failed.StaleVoters {
+		if id != leader {
+			out.StaleVoters = append(out.StaleVoters, id)
+		}
+	}
+	for _, srv := range failed.FailedNonVoters {
+		if removable(srv) {
+			out.FailedNonVoters = append(out.FailedNonVoters, srv)
+		}
+	}
+	for _, srv := range failed.FailedVoters {
+		if removable(srv) {
+			out.FailedVoters = append(out.FailedVoters, srv)
+		}
+	}
+	return out
+}
