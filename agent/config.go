@@ -228,9 +228,9 @@ func LoopbackConfig(nodeID, dataDir string) Config {
 	c.Tuning = Tuning{
 		ReconcileInterval:       250 * time.Millisecond,
 		AutopilotUpdateInterval: 250 * time.Millisecond,
-		RaftHeartbeatTimeout:    300 * time.Millisecond,
-		RaftElectionTimeout:     300 * time.Millisecond,
-		RaftLeaderLeaseTimeout:  150 * time.Millisecond,
+		RaftHeartbeatTimeout:    500 * time.Millisecond,
+		RaftElectionTimeout:     500 * time.Millisecond,
+		RaftLeaderLeaseTimeout:  250 * time.Millisecond,
 		GossipProbeInterval:     200 * time.Millisecond,
 		GossipProbeTimeout:      100 * time.Millisecond,
 		GossipInterval:          50 * time.Millisecond,

@@ -37,3 +37,19 @@ func Poll(timeout time.Duration, cond func() error) error {
 		<-ticker.C
 	}
 }
+
+// Never checks cond throughout d and fails the test the first time it
+// returns an error: for asserting that something does not happen within a
+// window (no pruning below quorum, no second leader).
+func Never(t testing.TB, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for time.Now().Before(deadline) {
+		if err := cond(); err != nil {
+			t.Fatalf("violated within %s: %v", d, err)
+		}
+		<-ticker.C
+	}
+}

@@ -1,0 +1,479 @@
+// Package agent is the composition root: it wires TLS, Raft (raftnode),
+// gossip (discovery), the leader's autopilot and the HTTP API into one
+// running agent, and owns their start and stop order.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/clusteragent/agent/agent/autopilot"
+	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/mux"
+	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/tlsutil"
+)
+
+// Version is the agent's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// Agent is one running agent. Build it with New, then Start; stop it with
+// Shutdown (or Leave through the API).
+type Agent struct {
+	cfg      Config
+	logger   hclog.Logger
+	id       *identity
+	registry *prometheus.Registry
+	fsm      raft.FSM
+
+	raft   *raftnode.Node // nil for a gossip-only member
+	mux    *mux.Mux       // the Raft port, shared with agent-to-agent calls
+	tls    *tlsutil.Configurator
+	gossip *discovery.Gossip
+	pilot  *autopilot.Manager
+	peers  *peerClient
+
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	httpDone chan struct{} // closed when Serve returns
+	rpcSrv   *http.Server  // agent-to-agent API on the Raft port
+	rpcDone  chan struct{}
+
+	reconcileCh chan discovery.Member
+	tombstones  *tombstones
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+	done         chan struct{}
+}
+
+// Option changes how New builds an agent.
+type Option func(*Agent)
+
+// WithFSM replaces the agent's state machine (library use and tests).
+func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm = fsm } }
+
+// New validates cfg and prepares the data dir and identity. It starts nothing.
+func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	id, err := loadIdentity(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:         cfg,
+		logger:      logger,
+		id:          id,
+		registry:    prometheus.NewRegistry(),
+		fsm:         &journalFSM{},
+		reconcileCh: make(chan discovery.Member, 256),
+		tombstones:  newTombstones(),
+		done:        make(chan struct{}),
+	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return a, nil
+}
+
+// NodeID returns this agent's node ID.
+func (a *Agent) NodeID() string { return a.id.nodeID }
+
+// ClusterID returns the cluster ID, "" until this node belongs to a cluster.
+func (a *Agent) ClusterID() string { return a.id.ClusterID() }
+
+// HTTPAddr returns the address the HTTP API listens on (after Start).
+func (a *Agent) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+// GossipAddr returns the gossip address (after Start).
+func (a *Agent) GossipAddr() string {
+	if a.gossip == nil {
+		return ""
+	}
+	return a.gossip.LocalMember().Addr
+}
+
+// Node returns the Raft node, nil for a gossip-only member.
+func (a *Agent) Node() *raftnode.Node { return a.raft }
+
+// Gossip returns the gossip layer.
+func (a *Agent) Gossip() *discovery.Gossip { return a.gossip }
+
+// Registry returns the agent's Prometheus registry.
+func (a *Agent) Registry() *prometheus.Registry { return a.registry }
+
+// Done is closed once the agent has stopped, whoever stopped it.
+func (a *Agent) Done() <-chan struct{} { return a.done }
+
+// Start brings the agent up: HTTP listener, Raft, gossip, then the loops.
+// On error everything started so far is stopped again.
+func (a *Agent) Start(ctx context.Context) error {
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if err := a.start(ctx); err != nil {
+		a.shutdownOnce.Do(a.stopAll)
+		return err
+	}
+	a.logger.Info("agent started", "node_id", a.NodeID(), "cluster_id", a.ClusterID(),
+		"http_addr", a.HTTPAddr(), "gossip_addr", a.GossipAddr(), "server", a.cfg.Server)
+	return nil
+}
+
+func (a *Agent) start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: listen on %s: %w", a.cfg.HTTP.Addr, err)
+	}
+	a.httpLn = ln
+	advertise, err := a.advertiseIP()
+	if err != nil {
+		return err
+	}
+	if a.cfg.TLS.Enable {
+		a.tls, err = tlsutil.NewConfigurator(tlsutil.Config{
+			CAFile: a.cfg.TLS.CAFile, CertFile: a.cfg.TLS.CertFile, KeyFile: a.cfg.TLS.KeyFile, MinVersion: a.cfg.TLS.MinVersion,
+		}, a.logger.Named("tls"))
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
+	a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls)
+	if a.cfg.Server {
+		if err := a.startRaft(advertise); err != nil {
+			return err
+		}
+	}
+	if err := a.startGossip(advertise); err != nil {
+		return err
+	}
+	if a.cfg.Server {
+		if err := a.startAutopilot(); err != nil {
+			return err
+		}
+	}
+	a.startHTTP()
+	a.gossip.Start()
+	a.goLoop(a.memberLoop)
+	if a.raft != nil {
+		a.goLoop(a.monitorLeadership)
+		if a.cfg.bootstrapMode() != bootstrapNever {
+			a.goLoop(a.runBootstrap)
+		}
+	}
+	return ctx.Err()
+}
+
+func (a *Agent) goLoop(f func(context.Context)) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.ctx)
+	}()
+}
+
+// advertiseIP is the address other nodes reach this one at.
+func (a *Agent) advertiseIP() (string, error) {
+	if a.cfg.Advertise != "" {
+		return a.cfg.Advertise, nil
+	}
+	if ip := net.ParseIP(a.cfg.Bind); ip != nil && !ip.IsUnspecified() {
+		return a.cfg.Bind, nil
+	}
+	ip, err := privateIP()
+	if err != nil {
+		return "", fmt.Errorf("advertise: bind is %s and no private IPv4 address was found to advertise (%v); set advertise", a.cfg.Bind, err)
+	}
+	return ip, nil
+}
+
+func (a *Agent) startRaft(advertise string) error {
+	bind := net.JoinHostPort(a.cfg.Bind, strconv.Itoa(a.cfg.Ports.Raft))
+	// Port 0 in the advertised address means "the port the listener got".
+	adv := net.JoinHostPort(advertise, strconv.Itoa(a.cfg.Ports.Raft))
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return fmt.Errorf("ports.raft: listen on %s: %w", bind, err)
+	}
+	a.mux = mux.New(ln)
+	go a.mux.Serve()
+	node, err := raftnode.NewNode(raftnode.Options{
+		NodeID:        a.NodeID(),
+		Listener:      a.mux.Listener(mux.ProtoRaft),
+		Dial:          mux.Dialer(mux.ProtoRaft),
+		AdvertiseAddr: adv,
+		DataDir:       a.cfg.DataDir,
+		FSM:           a.fsm,
+		// The agent decides about bootstrapping itself (runBootstrap), after
+		// asking its peers; raftnode never bootstraps on its own here.
+		JoinOnly:           true,
+		TLS:                a.tlsForRaft(),
+		Logger:             a.logger,
+		Registerer:         a.registry,
+		Multiplier:         a.cfg.Raft.Multiplier,
+		SnapshotThreshold:  a.cfg.Raft.SnapshotThreshold,
+		SnapshotRetain:     a.cfg.Raft.SnapshotRetain,
+		TrailingLogs:       a.cfg.Raft.TrailingLogs,
+		HeartbeatTimeout:   a.cfg.Tuning.RaftHeartbeatTimeout,
+		ElectionTimeout:    a.cfg.Tuning.RaftElectionTimeout,
+		LeaderLeaseTimeout: a.cfg.Tuning.RaftLeaderLeaseTimeout,
+	})
+	if err != nil {
+		a.mux.Close()
+		return fmt.Errorf("raft: %w", err)
+	}
+	a.raft = node
+	return nil
+}
+
+// tlsForRaft returns nil (plain TCP) as an untyped nil interface when TLS is
+// off: a typed nil pointer inside the interface would read as "TLS on".
+func (a *Agent) tlsForRaft() raftnode.TLSConfigurator {
+	if a.tls == nil {
+		return nil
+	}
+	return a.tls
+}
+
+func (a *Agent) startGossip(advertise string) error {
+	gcfg := discovery.DefaultConfig()
+	gcfg.NodeID = a.NodeID()
+	gcfg.BindAddr = a.cfg.Bind
+	gcfg.BindPort = a.cfg.Ports.Gossip
+	gcfg.AdvertiseAddr = advertise
+	gcfg.Profile = a.cfg.Gossip.Profile
+	gcfg.Seeds = a.cfg.Join
+	gcfg.DataDir = a.cfg.DataDir
+	gcfg.Logger = a.logger
+	gcfg.Registerer = a.registry
+	gcfg.Meta = a.localMeta()
+	if a.cfg.Gossip.Encrypt != "" {
+		key, err := DecodeGossipKey(a.cfg.Gossip.Encrypt)
+		if err != nil {
+			return fmt.Errorf("gossip.encrypt: %w", err)
+		}
+		gcfg.SecretKey = key
+	}
+	t := a.cfg.Tuning
+	gcfg.ProbeInterval, gcfg.ProbeTimeout, gcfg.GossipInterval = t.GossipProbeInterval, t.GossipProbeTimeout, t.GossipInterval
+	gcfg.PushPullInterval, gcfg.SuspicionMult = t.GossipPushPullInterval, t.GossipSuspicionMult
+	if t.JoinBackoffMax > 0 {
+		gcfg.JoinBackoffMax = t.JoinBackoffMax
+	}
+	if t.RejoinInterval > 0 {
+		gcfg.RejoinInterval = t.RejoinInterval
+	}
+	g, err := discovery.New(gcfg)
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	a.gossip = g
+	return nil
+}
+
+// localMeta is what this node gossips about itself.
+func (a *Agent) localMeta() discovery.Meta {
+	m := discovery.Meta{
+		ID:        a.NodeID(),
+		ClusterID: a.ClusterID(),
+		HTTPAddr:  a.HTTPAddr(),
+		Role:      discovery.RoleClient,
+		Zone:      a.cfg.Zone,
+		Version:   Version,
+	}
+	if a.raft != nil {
+		m.Role = discovery.RoleServer
+		m.RaftAddr = a.raft.Addr()
+		m.HasState = a.raft.HasState()
+	}
+	return m
+}
+
+func (a *Agent) startAutopilot() error {
+	ac := a.cfg.Autopilot
+	pilot, err := autopilot.New(autopilot.Config{
+		Settings: autopilot.Settings{
+			MaxVoters:               ac.MaxVoters,
+			MinQuorum:               a.cfg.EffectiveMinQuorum(),
+			DeadServerReapAfter:     ac.DeadServerReapAfter,
+			ServerStabilizationTime: ac.ServerStabilizationTime,
+		},
+		CleanupDeadServers:   ac.CleanupDeadServers,
+		LastContactThreshold: ac.LastContactThreshold,
+		MaxTrailingLogs:      ac.MaxTrailingLogs,
+		ReconcileInterval:    a.cfg.Tuning.ReconcileInterval,
+		UpdateInterval:       a.cfg.Tuning.AutopilotUpdateInterval,
+	}, autopilot.Deps{
+		Raft:       a.raft.Raft(),
+		Members:    a.serverMembers,
+		Fetcher:    a.peers,
+		LocalID:    a.NodeID(),
+		LocalStats: a.localAutopilotStats,
+		Remove:     a.removeFailedServer,
+		Logger:     a.logger,
+		Registerer: a.registry,
+	})
+	if err != nil {
+		return err
+	}
+	a.pilot = pilot
+	return nil
+}
+
+// Shutdown stops the agent. A leader first hands leadership to another
+// voter so the cluster does not wait out an election timeout; with
+// leave_on_terminate the node also leaves gossip and Raft. Otherwise it
+// keeps its Raft place, so a restart rejoins as the same server.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		a.logger.Info("shutting down")
+		if a.cfg.LeaveOnTerminate {
+			if err := a.leave(ctx); err != nil {
+				a.logger.Warn("graceful leave failed", "error", err)
+			}
+		} else {
+			a.handOffLeadership(ctx)
+		}
+		a.stopAll()
+		a.logger.Info("agent stopped")
+	})
+	<-a.done
+	return a.shutdownErr
+}
+
+// Leave leaves the cluster gracefully (removed from Raft, "left" in gossip)
+// and then stops the agent.
+func (a *Agent) Leave(ctx context.Context) error {
+	var err error
+	a.shutdownOnce.Do(func() {
+		err = a.leave(ctx)
+		a.stopAll()
+		a.logger.Info("agent stopped after leaving")
+	})
+	<-a.done
+	return err
+}
+
+// Kill stops the agent at once: no leadership hand-off, no leave. To the
+// cluster it looks like a crash; tests and the fault suite use it.
+func (a *Agent) Kill() {
+	a.shutdownOnce.Do(func() {
+		a.logger.Warn("killed")
+		a.stopAll()
+	})
+	<-a.done
+}
+
+// handOffLeadership transfers leadership when this node leads and another
+// voter exists to take it.
+func (a *Agent) handOffLeadership(ctx context.Context) {
+	if a.raft == nil || !a.raft.IsLeader() || a.otherVoters(ctx) == 0 {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, a.shutdownTimeout())
+	defer cancel()
+	if err := a.raft.TransferLeadership(tctx, ""); err != nil {
+		a.logger.Warn("leadership transfer before shutdown failed", "error", err)
+		return
+	}
+	a.logger.Info("handed off leadership", "new_leader", a.raft.LeaderID())
+}
+
+func (a *Agent) otherVoters(ctx context.Context) int {
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range conf.Servers {
+		if s.ID != a.NodeID() && s.Suffrage == "voter" {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *Agent) shutdownTimeout() time.Duration {
+	if a.cfg.Tuning.ShutdownTimeout > 0 {
+		return a.cfg.Tuning.ShutdownTimeout
+	}
+	return 10 * time.Second
+}
+
+// stopAll stops everything in reverse order of start, records the error for
+// Shutdown and closes done. Safe on a partly started agent.
+func (a *Agent) stopAll() {
+	var errs []error
+	defer func() {
+		a.shutdownErr = errors.Join(errs...)
+		close(a.done)
+	}()
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.pilot != nil {
+		a.pilot.Stop()
+	}
+	stopServer(a.httpSrv, a.httpDone)
+	stopServer(a.rpcSrv, a.rpcDone)
+	if a.httpSrv == nil && a.httpLn != nil {
+		a.httpLn.Close()
+	}
+	// Gossip stops before Raft so peers see this node go as soon as it stops
+	// answering Raft, not a probe interval later.
+	if a.gossip != nil {
+		if err := a.gossip.Shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("gossip: %w", err))
+		}
+	}
+	if a.raft != nil {
+		if err := a.raft.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("raft: %w", err))
+		}
+	}
+	if a.mux != nil {
+		a.mux.Close()
+	}
+}
+
+// stopServer drains an HTTP server briefly, then cuts what is left.
+func stopServer(srv *http.Server, done chan struct{}) {
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+	}
+	<-done
+}

@@ -1,0 +1,248 @@
+// Package agenttest starts real agents on loopback for tests: real TCP Raft
+// transports, real memberlist, real BoltDB files in temp dirs, every port
+// picked by the kernel. Import it only from _test.go files.
+package agenttest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/internal/testutil"
+	"github.com/clusteragent/agent/raftnode"
+)
+
+// Node is one agent under test.
+type Node struct {
+	t      testing.TB
+	ID     string
+	Config agent.Config
+	Agent  *agent.Agent
+
+	log     *testWriter
+	mu      sync.Mutex
+	stopped bool
+}
+
+// Config returns a loopback test config for id with its own temp data dir.
+func Config(t testing.TB, id string) agent.Config {
+	return agent.LoopbackConfig(id, t.TempDir())
+}
+
+// Start builds and starts an agent; the test's cleanup stops it.
+func Start(t testing.TB, cfg agent.Config) *Node {
+	t.Helper()
+	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: &testWriter{t: t}}
+	t.Cleanup(n.log.close) // runs last: after Stop, nothing may log into t
+	n.start()
+	t.Cleanup(n.Stop)
+	return n
+}
+
+func (n *Node) start() {
+	n.t.Helper()
+	level := hclog.Warn
+	if os.Getenv("AGENT_TEST_LOG") != "" {
+		level = hclog.LevelFromString(os.Getenv("AGENT_TEST_LOG"))
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: n.ID, Level: level, Output: n.log})
+	a, err := agent.New(n.Config, logger)
+	if err != nil {
+		n.t.Fatalf("agent.New(%s): %v", n.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		n.t.Fatalf("agent.Start(%s): %v", n.ID, err)
+	}
+	n.mu.Lock()
+	n.Agent, n.stopped = a, false
+	n.mu.Unlock()
+	n.pinPorts()
+}
+
+// Stop shuts the agent down gracefully (leadership hand-off, no leave).
+func (n *Node) Stop() {
+	n.mu.Lock()
+	if n.stopped || n.Agent == nil {
+		n.mu.Unlock()
+		return
+	}
+	n.stopped = true
+	a := n.Agent
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		n.t.Logf("shutdown %s: %v", n.ID, err)
+	}
+}
+
+// Kill stops the agent without handing off leadership and without leaving:
+// to the cluster it looks like a crash.
+func (n *Node) Kill() {
+	n.mu.Lock()
+	if n.stopped || n.Agent == nil {
+		n.mu.Unlock()
+		return
+	}
+	n.stopped = true
+	a := n.Agent
+	n.mu.Unlock()
+	a.Kill()
+}
+
+// Restart starts the agent again with the same config, data dir and
+// ports, as a restarted machine would come back. (A full-cluster restart at
+// new Raft addresses could elect nobody: every voter would dial addresses
+// nobody listens on any more.)
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.Kill()
+	n.start()
+}
+
+// pinPorts records the ports the kernel picked, so Restart reuses them.
+func (n *Node) pinPorts() {
+	a := n.Agent
+	if port := portOf(a.GossipAddr()); port != 0 {
+		n.Config.Ports.Gossip = port
+	}
+	if a.Node() != nil {
+		if port := portOf(a.Node().Addr()); port != 0 {
+			n.Config.Ports.Raft = port
+		}
+	}
+	n.Config.HTTP.Addr = a.HTTPAddr()
+}
+
+func portOf(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	port, _ := strconv.Atoi(p)
+	return port
+}
+
+// Running reports whether the node is up.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.stopped
+}
+
+// GossipAddr is the node's gossip address, for others to join through.
+func (n *Node) GossipAddr() string { return n.Agent.GossipAddr() }
+
+// Raft returns the node's Raft node.
+func (n *Node) Raft() *raftnode.Node { return n.Agent.Node() }
+
+// Servers returns the node's view of the Raft configuration as "id:suffrage"
+// strings, sorted, or an error.
+func (n *Node) Servers() ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	conf, err := n.Raft().GetConfiguration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range conf.Servers {
+		out = append(out, s.ID+":"+s.Suffrage)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Leader returns the running node that is leader, or nil.
+func Leader(nodes ...*Node) *Node {
+	for _, n := range nodes {
+		if n.Running() && n.Raft() != nil && n.Raft().IsLeader() {
+			return n
+		}
+	}
+	return nil
+}
+
+// WaitForConfig waits until the leader's configuration has exactly the given
+// voters and non-voters.
+func WaitForConfig(t testing.TB, timeout time.Duration, nodes []*Node, voters, nonvoters []string) {
+	t.Helper()
+	var want []string
+	for _, v := range voters {
+		want = append(want, v+":voter")
+	}
+	for _, v := range nonvoters {
+		want = append(want, v+":nonvoter")
+	}
+	sort.Strings(want)
+	testutil.WaitFor(t, timeout, func() error {
+		l := Leader(nodes...)
+		if l == nil {
+			return fmt.Errorf("no leader among %d nodes", len(nodes))
+		}
+		got, err := l.Servers()
+		if err != nil {
+			return err
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			return fmt.Errorf("leader %s has %v, want %v", l.ID, got, want)
+		}
+		return nil
+	})
+}
+
+// CountVoters waits for a leader and returns its voters and non-voters.
+func CountVoters(nodes []*Node) (voters, nonvoters []string, err error) {
+	l := Leader(nodes...)
+	if l == nil {
+		return nil, nil, fmt.Errorf("no leader")
+	}
+	got, err := l.Servers()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range got {
+		id, suffrage, _ := strings.Cut(s, ":")
+		if suffrage == "voter" {
+			voters = append(voters, id)
+		} else {
+			nonvoters = append(nonvoters, id)
+		}
+	}
+	return voters, nonvoters, nil
+}
+
+// testWriter sends logs to t.Log until the test ends; late lines from
+// goroutines still winding down are dropped rather than panicking.
+type testWriter struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+}

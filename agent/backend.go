@@ -1,0 +1,264 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	ap "github.com/hashicorp/raft-autopilot"
+
+	"github.com/clusteragent/agent/agent/httpapi"
+	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/raftnode"
+)
+
+// backend adapts the agent to httpapi.Backend.
+type backend struct{ a *Agent }
+
+var _ httpapi.Backend = backend{}
+
+func (b backend) Status() httpapi.Status {
+	a := b.a
+	st := httpapi.Status{NodeID: a.NodeID(), ClusterID: a.ClusterID(), State: "none", Server: a.raft != nil, Version: Version,
+		LastContact: "never", LastContactSeconds: -1}
+	if a.raft == nil {
+		return st
+	}
+	rs := a.raft.Status()
+	st.State, st.LeaderID, st.LeaderAddr = rs.State, rs.LeaderID, rs.LeaderAddr
+	st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex = rs.Term, rs.CommitIndex, rs.AppliedIndex, rs.LastLogIndex
+	if rs.LastContact >= 0 {
+		st.LastContact = rs.LastContact.String()
+		st.LastContactSeconds = rs.LastContact.Seconds()
+	}
+	return st
+}
+
+func (b backend) Members() []httpapi.Member {
+	var out []httpapi.Member
+	for _, m := range b.a.gossip.Members() {
+		out = append(out, httpapi.Member{
+			ID:       m.ID,
+			Addr:     m.Addr,
+			Status:   string(m.Status),
+			RaftAddr: m.Meta.RaftAddr,
+			Role:     string(m.Meta.Role),
+			Zone:     m.Meta.Zone,
+			Meta: map[string]string{
+				"cluster_id": m.Meta.ClusterID,
+				"http_addr":  m.Meta.HTTPAddr,
+				"version":    m.Meta.Version,
+				"has_state":  strconv.FormatBool(m.Meta.HasState),
+			},
+		})
+	}
+	return out
+}
+
+func (b backend) RaftConfiguration(ctx context.Context) (httpapi.RaftConfiguration, error) {
+	if b.a.raft == nil {
+		return httpapi.RaftConfiguration{}, httpapi.ErrNotServer
+	}
+	conf, err := b.a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return httpapi.RaftConfiguration{}, mapRaftErr(err)
+	}
+	out := httpapi.RaftConfiguration{Index: conf.Index, Servers: []httpapi.RaftServer{}}
+	leader := b.a.raft.LeaderID()
+	for _, s := range conf.Servers {
+		suffrage := s.Suffrage
+		if suffrage == "staging" {
+			suffrage = "nonvoter"
+		}
+		out.Servers = append(out.Servers, httpapi.RaftServer{ID: s.ID, Address: s.Address, Suffrage: suffrage, Leader: s.ID == leader})
+	}
+	return out, nil
+}
+
+func (b backend) RemovePeer(ctx context.Context, id string) error {
+	a := b.a
+	if a.raft == nil {
+		return httpapi.ErrNotServer
+	}
+	if !a.raft.IsLeader() {
+		return httpapi.ErrNotLeader
+	}
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return mapRaftErr(err)
+	}
+	found := false
+	for _, s := range conf.Servers {
+		found = found || s.ID == id
+	}
+	if !found {
+		return fmt.Errorf("%w: %q is not in the raft configuration", httpapi.ErrNotFound, id)
+	}
+	a.tombstones.add(id)
+	if err := a.raft.RemoveServer(ctx, id); err != nil {
+		return mapRaftErr(err)
+	}
+	a.logger.Info("removed server on request", "id", id)
+	return nil
+}
+
+func (b backend) TransferLeadership(ctx context.Context, id string) error {
+	a := b.a
+	if a.raft == nil {
+		return httpapi.ErrNotServer
+	}
+	if !a.raft.IsLeader() {
+		return httpapi.ErrNotLeader
+	}
+	if id == a.NodeID() {
+		return fmt.Errorf("%w: %s is already the leader", httpapi.ErrConflict, id)
+	}
+	if err := a.raft.TransferLeadership(ctx, id); err != nil {
+		return mapRaftErr(err)
+	}
+	return nil
+}
+
+func (b backend) AutopilotHealth(ctx context.Context) (httpapi.AutopilotHealth, error) {
+	a := b.a
+	if a.raft == nil {
+		return httpapi.AutopilotHealth{}, httpapi.ErrNotServer
+	}
+	if !a.raft.IsLeader() {
+		return httpapi.AutopilotHealth{}, httpapi.ErrNotLeader
+	}
+	st := a.pilot.State()
+	if st == nil {
+		return httpapi.AutopilotHealth{}, fmt.Errorf("%w: autopilot has not computed the cluster state yet", httpapi.ErrUnavailable)
+	}
+	return healthFromState(st), nil
+}
+
+func healthFromState(st *ap.State) httpapi.AutopilotHealth {
+	out := httpapi.AutopilotHealth{Healthy: st.Healthy, FailureTolerance: st.FailureTolerance, Leader: string(st.Leader),
+		Voters: []string{}, Servers: []httpapi.AutopilotServer{}}
+	for _, v := range st.Voters {
+		out.Voters = append(out.Voters, string(v))
+	}
+	for _, s := range st.Servers {
+		out.Servers = append(out.Servers, httpapi.AutopilotServer{
+			ID:          string(s.Server.ID),
+			Address:     string(s.Server.Address),
+			NodeStatus:  string(s.Server.NodeStatus),
+			Healthy:     s.Health.Healthy,
+			Voter:       s.HasVotingRights(),
+			Leader:      s.State == ap.RaftLeader,
+			LastContact: s.Stats.LastContact.String(),
+			LastTerm:    s.Stats.LastTerm,
+			LastIndex:   s.Stats.LastIndex,
+			StableSince: s.Health.StableSince.UTC().Format(time.RFC3339Nano),
+		})
+	}
+	sort.Slice(out.Servers, func(i, j int) bool { return out.Servers[i].ID < out.Servers[j].ID })
+	return out
+}
+
+func (b backend) Ready() error {
+	a := b.a
+	if a.raft == nil {
+		if !a.gossip.Joined() {
+			return fmt.Errorf("%w: not joined to any gossip member yet", httpapi.ErrUnavailable)
+		}
+		return nil
+	}
+	st := a.raft.Status()
+	if st.LeaderID == "" {
+		return fmt.Errorf("%w: no cluster leader known", httpapi.ErrNoLeader)
+	}
+	if st.AppliedIndex < st.CommitIndex {
+		return fmt.Errorf("%w: applied index %d behind commit index %d", httpapi.ErrUnavailable, st.AppliedIndex, st.CommitIndex)
+	}
+	return nil
+}
+
+// Leave runs the graceful leave now, so the caller learns whether it
+// worked, and stops the agent afterwards: stopping needs the HTTP server to
+// drain, which waits for this very request.
+func (b backend) Leave(ctx context.Context) error {
+	a := b.a
+	var err error
+	ran := false
+	a.shutdownOnce.Do(func() {
+		ran = true
+		err = a.leave(ctx)
+		go func() {
+			a.stopAll()
+			a.logger.Info("agent stopped after leaving")
+		}()
+	})
+	if !ran {
+		return fmt.Errorf("%w: %v", httpapi.ErrUnavailable, ErrShutdown)
+	}
+	return err
+}
+
+func (b backend) ServerStats() httpapi.ServerStats {
+	a := b.a
+	st := httpapi.ServerStats{NodeID: a.NodeID(), ClusterID: a.ClusterID(), LastContactNanos: -1, ServerIDs: []string{}}
+	if a.raft != nil {
+		rs := a.raft.Status()
+		st.LastContactNanos = int64(rs.LastContact)
+		st.LastTerm, st.LastIndex = rs.LastLogTerm, rs.LastLogIndex
+		st.HasState = a.raft.HasState()
+	}
+	for _, m := range a.gossip.Members() {
+		if m.Meta.Role == discovery.RoleServer && m.Status == discovery.StatusAlive {
+			st.ServerIDs = append(st.ServerIDs, m.ID)
+		}
+	}
+	return st
+}
+
+// LeaderHTTPAddr is where requests are forwarded: the leader's Raft port,
+// which also serves the agent API to other agents (see internal/mux).
+func (b backend) LeaderHTTPAddr() string {
+	if b.a.raft == nil {
+		return b.a.leaderAddrFromServers()
+	}
+	return b.a.raft.LeaderAddr()
+}
+
+func (b backend) IsLeader() bool { return b.a.raft != nil && b.a.raft.IsLeader() }
+
+// leaderAddrFromServers lets a gossip-only member find the leader: it asks
+// alive servers of its cluster for their status, which names the leader.
+func (a *Agent) leaderAddrFromServers() string {
+	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Second)
+	defer cancel()
+	for _, m := range a.gossip.Members() {
+		if m.Meta.Role != discovery.RoleServer || m.Status != discovery.StatusAlive || !a.sameCluster(m) {
+			continue
+		}
+		var st httpapi.Status
+		if err := a.peers.do(ctx, "GET", m.Meta.RaftAddr, "/v1/status", &st); err == nil && st.LeaderAddr != "" {
+			return st.LeaderAddr
+		}
+	}
+	return ""
+}
+
+// localAutopilotStats is the leader's own entry in autopilot's stats.
+func (a *Agent) localAutopilotStats() ap.ServerStats {
+	st := a.raft.Status()
+	return ap.ServerStats{LastContact: 0, LastTerm: st.LastLogTerm, LastIndex: st.LastLogIndex}
+}
+
+func mapRaftErr(err error) error {
+	switch {
+	case errors.Is(err, raftnode.ErrNotLeader):
+		return fmt.Errorf("%w: %v", httpapi.ErrNotLeader, err)
+	case errors.Is(err, raftnode.ErrNoLeader):
+		return fmt.Errorf("%w: %v", httpapi.ErrNoLeader, err)
+	case errors.Is(err, raftnode.ErrClosed):
+		return fmt.Errorf("%w: %v", httpapi.ErrUnavailable, err)
+	}
+	return err
+}

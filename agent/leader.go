@@ -1,0 +1,248 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/raftnode"
+)
+
+// monitorLeadership starts the leader's duties when Raft reports leadership
+// and stops them, waiting for them to end, when it is lost. It is driven by
+// raftnode.LeaderCh (Raft's ordered NotifyCh), never by polling, so no
+// transition is missed.
+func (a *Agent) monitorLeadership(ctx context.Context) {
+	var duties *leaderDuties
+	defer func() { duties.stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case isLeader := <-a.raft.LeaderCh():
+			switch {
+			case isLeader && duties == nil:
+				duties = a.startLeaderDuties(ctx)
+			case !isLeader && duties != nil:
+				duties.stop()
+				duties = nil
+				a.logger.Info("leader duties stopped")
+			}
+		}
+	}
+}
+
+// leaderDuties is one run of leaderLoop, for one term of leadership.
+type leaderDuties struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (a *Agent) startLeaderDuties(ctx context.Context) *leaderDuties {
+	lctx, cancel := context.WithCancel(ctx)
+	d := &leaderDuties{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		a.leaderLoop(lctx)
+	}()
+	return d
+}
+
+// stop ends the run and waits for it; nil-safe.
+func (d *leaderDuties) stop() {
+	if d == nil {
+		return
+	}
+	d.cancel()
+	<-d.done
+}
+
+// leaderLoop is the leader's duty cycle: establish leadership (a barrier so
+// the state machine is current, the cluster ID), start autopilot, then
+// reconcile gossip against the Raft configuration on every member event
+// (fast path) and on a timer (so a dropped event never stays wrong).
+func (a *Agent) leaderLoop(ctx context.Context) {
+	if !a.establishLeadership(ctx) {
+		return
+	}
+	a.logger.Info("leader duties started", "cluster_id", a.ClusterID())
+	a.pilot.Start(ctx)
+	defer a.pilot.Stop()
+
+	ticker := time.NewTicker(a.reconcileInterval())
+	defer ticker.Stop()
+	a.reconcileAll(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-a.reconcileCh:
+			a.reconcileMember(ctx, m, nil)
+		case <-ticker.C:
+			a.reconcileAll(ctx)
+		}
+	}
+}
+
+// establishLeadership retries the barrier until it succeeds or leadership
+// is lost (ctx ends).
+func (a *Agent) establishLeadership(ctx context.Context) bool {
+	for attempt := 0; ; attempt++ {
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := a.raft.Barrier(bctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		a.logger.Warn("barrier after winning leadership failed; retrying", "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(a.reconcileInterval()):
+		}
+	}
+	a.ensureClusterID()
+	return true
+}
+
+// ensureClusterID gives the cluster its ID on its first leader: adopt the ID
+// any member of the Raft configuration already carries, else choose one.
+func (a *Agent) ensureClusterID() {
+	if a.ClusterID() != "" {
+		return
+	}
+	id := ""
+	conf, err := a.raft.GetConfiguration(a.ctx)
+	if err == nil {
+		for _, s := range conf.Servers {
+			if m, ok := a.gossip.Member(s.ID); ok && m.Meta.ClusterID != "" {
+				id = m.Meta.ClusterID
+				break
+			}
+		}
+	}
+	if id == "" {
+		id = newClusterID()
+	}
+	if _, err := a.id.SetClusterID(id); err != nil {
+		a.logger.Error("cannot set cluster ID", "error", err)
+		return
+	}
+	a.logger.Info("cluster ID set", "cluster_id", id)
+	a.syncLocalMeta()
+}
+
+// reconcileAll compares every gossip server with the Raft configuration.
+func (a *Agent) reconcileAll(ctx context.Context) {
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.logger.Warn("reconcile: cannot read raft configuration", "error", err)
+		}
+		return
+	}
+	for _, m := range a.gossip.Members() {
+		if m.Meta.Role == discovery.RoleServer {
+			a.reconcileMember(ctx, m, &conf)
+		}
+	}
+}
+
+// reconcileMember makes the Raft configuration agree with one gossip member:
+// an alive server of this cluster that Raft lacks (or knows at another
+// address) is added as a non-voter or updated in place; a member that left
+// triggers an immediate prune. Dead members are left to autopilot, which
+// removes them only after dead_server_reap_after.
+func (a *Agent) reconcileMember(ctx context.Context, m discovery.Member, conf *raftnode.Configuration) {
+	if m.ID == a.NodeID() || m.Meta.Role != discovery.RoleServer || m.Meta.RaftAddr == "" {
+		return
+	}
+	if !a.sameCluster(m) {
+		a.logger.Debug("ignoring server of another cluster", "id", m.ID, "cluster_id", m.Meta.ClusterID)
+		return
+	}
+	if conf == nil {
+		c, err := a.raft.GetConfiguration(ctx)
+		if err != nil {
+			return
+		}
+		conf = &c
+	}
+	var existing *raftnode.Server
+	for i := range conf.Servers {
+		if conf.Servers[i].ID == m.ID {
+			existing = &conf.Servers[i]
+		}
+	}
+	switch m.Status {
+	case discovery.StatusAlive:
+		if existing != nil && existing.Address == m.Meta.RaftAddr {
+			return
+		}
+		if existing == nil && a.tombstones.has(m.ID) {
+			return
+		}
+		a.addServer(m, existing)
+	case discovery.StatusLeft:
+		if existing != nil {
+			a.pilot.RemoveDeadServers()
+		}
+	}
+}
+
+func (a *Agent) addServer(m discovery.Member, existing *raftnode.Server) {
+	if existing != nil {
+		a.logger.Info("updating server address in place", "id", m.ID, "old", existing.Address, "new", m.Meta.RaftAddr)
+	} else {
+		a.logger.Info("adding server as non-voter", "id", m.ID, "address", m.Meta.RaftAddr)
+	}
+	if err := a.pilot.AddServer(toAutopilotMember(m)); err != nil && !errors.Is(err, context.Canceled) {
+		a.logger.Warn("failed to add server", "id", m.ID, "error", err)
+	}
+}
+
+// removeFailedServer is autopilot's removal hook: remove from Raft, then let
+// gossip forget the member so it is not reported again.
+func (a *Agent) removeFailedServer(ctx context.Context, id string) error {
+	if err := a.raft.RemoveServer(ctx, id); err != nil {
+		return err
+	}
+	if m, ok := a.gossip.Member(id); ok && (m.Status == discovery.StatusDead || m.Status == discovery.StatusLeft) {
+		a.gossip.Forget(id)
+	}
+	return nil
+}
+
+// tombstones remember servers an operator removed explicitly, so the next
+// reconcile does not add them straight back while they are still alive in
+// gossip (for example between a leave's Raft removal and its gossip leave).
+type tombstones struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+const tombstoneTTL = 15 * time.Second
+
+func newTombstones() *tombstones { return &tombstones{until: make(map[string]time.Time)} }
+
+func (t *tombstones) add(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.until[id] = time.Now().Add(tombstoneTTL)
+}
+
+func (t *tombstones) has(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	until, ok := t.until[id]
+	if ok && time.Now().After(until) {
+		delete(t.until, id)
+		return false
+	}
+	return ok
+}

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/clusteragent/agent/agent/autopilot"
+	"github.com/clusteragent/agent/discovery"
+)
+
+// memberLoop consumes gossip events. It forwards server events to the
+// leader's reconcile queue (dropping when full: the periodic full reconcile
+// catches up) and, on a timer, keeps the local gossip metadata in step with
+// Raft: the has-state flag and the cluster ID adopted from the leader.
+func (a *Agent) memberLoop(ctx context.Context) {
+	ticker := time.NewTicker(a.reconcileInterval())
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-a.gossip.Events():
+			a.handleMemberEvent(ev)
+		case <-ticker.C:
+			a.syncLocalMeta()
+		}
+	}
+}
+
+func (a *Agent) handleMemberEvent(ev discovery.Event) {
+	a.logger.Debug("member event", "event", ev.Type.String(), "id", ev.Member.ID, "status", string(ev.Member.Status))
+	if a.raft == nil || !a.raft.IsLeader() || ev.Member.Meta.Role != discovery.RoleServer {
+		return
+	}
+	select {
+	case a.reconcileCh <- ev.Member:
+	default:
+		a.logger.Debug("reconcile queue full; the periodic reconcile will handle member", "id", ev.Member.ID)
+	}
+}
+
+// syncLocalMeta republishes local metadata when it changed, and adopts the
+// leader's cluster ID once this node is part of the leader's configuration
+// (it hears from the leader, so the leader added it).
+func (a *Agent) syncLocalMeta() {
+	if a.raft != nil && a.ClusterID() == "" {
+		a.adoptLeaderClusterID()
+	}
+	want := a.localMeta()
+	if a.gossip.LocalMember().Meta == want {
+		return
+	}
+	if err := a.gossip.UpdateMeta(func(m *discovery.Meta) { *m = want }); err != nil {
+		a.logger.Warn("failed to publish gossip metadata", "error", err)
+	}
+}
+
+func (a *Agent) adoptLeaderClusterID() {
+	leader := a.raft.LeaderID()
+	if leader == "" || leader == a.NodeID() {
+		return
+	}
+	m, ok := a.gossip.Member(leader)
+	if !ok || m.Meta.ClusterID == "" {
+		return
+	}
+	if changed, err := a.id.SetClusterID(m.Meta.ClusterID); err != nil {
+		a.logger.Error("cannot adopt the leader's cluster ID", "leader", leader, "error", err)
+	} else if changed {
+		a.logger.Info("joined cluster", "cluster_id", m.Meta.ClusterID, "leader", leader)
+	}
+}
+
+// sameCluster reports whether a member may be part of this node's cluster:
+// either side may still be fresh (no cluster ID yet), but two different IDs
+// never mix.
+func (a *Agent) sameCluster(m discovery.Member) bool {
+	mine := a.ClusterID()
+	return mine == "" || m.Meta.ClusterID == "" || m.Meta.ClusterID == mine
+}
+
+// serverMembers lists the gossip servers that belong to this cluster, for
+// autopilot. A fresh server (no cluster ID) is included only once it is in
+// the Raft configuration or alive: autopilot sees it as a known server.
+func (a *Agent) serverMembers() []autopilot.Member {
+	var out []autopilot.Member
+	for _, m := range a.gossip.Members() {
+		if m.Meta.Role != discovery.RoleServer || !a.sameCluster(m) || m.Meta.RaftAddr == "" {
+			continue
+		}
+		out = append(out, toAutopilotMember(m))
+	}
+	return out
+}
+
+func toAutopilotMember(m discovery.Member) autopilot.Member {
+	return autopilot.Member{
+		ID:       m.ID,
+		RaftAddr: m.Meta.RaftAddr,
+		HTTPAddr: m.Meta.HTTPAddr,
+		Zone:     m.Meta.Zone,
+		Version:  m.Meta.Version,
+		Status:   autopilot.MemberStatus(m.Status),
+		Since:    m.Since,
+	}
+}
+
+func (a *Agent) reconcileInterval() time.Duration {
+	if a.cfg.Tuning.ReconcileInterval > 0 {
+		return a.cfg.Tuning.ReconcileInterval
+	}
+	return time.Second
+}
