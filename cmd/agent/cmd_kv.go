@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// kvEntry is one key of the replicated store, as the API returns it.
+type kvEntry struct {
+	Key         string `json:"key"`
+	Value       []byte `json:"value"` // base64 in JSON
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+// kvWrite is the answer to a put or delete.
+type kvWrite struct {
+	OK    bool   `json:"ok"`
+	Index uint64 `json:"index"`
+}
+
+func kvCommands() []*command {
+	return []*command{
+		{name: "put", synopsis: "Set a key (VALUE - reads stdin)", run: (*cli).cmdKVPut},
+		{name: "get", synopsis: "Print a key's value", run: (*cli).cmdKVGet},
+		{name: "delete", synopsis: "Delete a key", run: (*cli).cmdKVDelete},
+		{name: "list", synopsis: "List keys under a prefix", run: (*cli).cmdKVList},
+	}
+}
+
+// kvPath escapes each segment of key but keeps its slashes, so "a/b" stays
+// a nested-looking key in the URL.
+func kvPath(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/v1/kv/" + strings.Join(parts, "/")
+}
+
+func (c *cli) cmdKVPut(args []string) int {
+	cc := c.newClientCmd("agent kv put", "[flags] KEY VALUE",
+		"Sets KEY to VALUE once the write is committed. VALUE - reads the value from\nstdin. With -cas, the write happens only if the key's modify index is INDEX\n(0: only if the key does not exist).", false)
+	cas := cc.fs.Int64("cas", -1, "compare-and-set: write only if the key's modify index is `INDEX` (0: only if absent)")
+	cc.minArgs, cc.maxArgs, cc.argsHelp = 2, 2, "two arguments, KEY and VALUE"
+	pos, api, code, ok := c.start(cc, args)
+	if !ok {
+		return code
+	}
+	var body io.Reader = strings.NewReader(pos[1])
+	if pos[1] == "-" {
+		body = c.stdin
+	}
+	q := url.Values{}
+	if *cas >= 0 {
+		q.Set("cas", strconv.FormatInt(*cas, 10))
+	}
+	res, err := kvWriteCall(api, http.MethodPut, pos[0], q, body)
+	if err != nil {
+		return c.fail(err)
+	}
+	if !res.OK {
+		return c.fail(fmt.Errorf("compare-and-set failed: %s was modified (or exists) since index %d", pos[0], *cas))
+	}
+	fmt.Fprintf(c.stdout, "Wrote %s at index %d.\n", pos[0], res.Index)
+	return exitOK
+}
+
+func (c *cli) cmdKVDelete(args []string) int {
+	cc := c.newClientCmd("agent kv delete", "[flags] KEY", "Deletes KEY once the delete is committed.", false)
+	cc.minArgs, cc.maxArgs, cc.argsHelp = 1, 1, "exactly one argument, the key"
+	pos, api, code, ok := c.start(cc, args)
+	if !ok {
+		return code
+	}
+	res, err := kvWriteCall(api, http.MethodDelete, pos[0], nil, nil)
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "Deleted %s at index %d.\n", pos[0], res.Index)
+	return exitOK
+}
+
+func kvWriteCall(api *apiClient, method, key string, q url.Values, body io.Reader) (kvWrite, error) {
+	data, err := api.do(method, kvPath(key), q, body)
+	if err != nil {
+		return kvWrite{}, err
+	}
+	var res kvWrite
+	if err := json.Unmarshal(data, &res); err != nil {
+		return kvWrite{}, fmt.Errorf("unexpected answer from %s: %w", api.base.Host, err)
+	}
+	return res, nil
+}
+
+func (c *cli) cmdKVGet(args []string) int {
+	cc := c.newClientCmd("agent kv get", "[-json] [-stale] [flags] KEY",
+		"Prints the value of KEY. Reads are linearizable unless -stale is given.", true)
+	stale := cc.fs.Bool("stale", false, "read this agent's local copy, which may lag the leader")
+	cc.minArgs, cc.maxArgs, cc.argsHelp = 1, 1, "exactly one argument, the key"
+	pos, api, code, ok := c.start(cc, args)
+	if !ok {
+		return code
+	}
+	var e kvEntry
+	raw, err := api.getJSON(kvPath(pos[0]), staleQuery(*stale), &e)
+	if err != nil {
+		return c.fail(err)
+	}
+	if cc.jsonOut {
+		writeRaw(c.stdout, raw)
+		return exitOK
+	}
+	_, _ = c.stdout.Write(e.Value)
+	if len(e.Value) > 0 && e.Value[len(e.Value)-1] != '\n' && utf8.Valid(e.Value) {
+		fmt.Fprintln(c.stdout)
+	}
+	return exitOK
+}
+
+func (c *cli) cmdKVList(args []string) int {
+	cc := c.newClientCmd("agent kv list", "[-json] [-stale] [flags] [PREFIX]",
+		"Lists the keys that start with PREFIX (all keys without one).", true)
+	stale := cc.fs.Bool("stale", false, "read this agent's local copy, which may lag the leader")
+	cc.minArgs, cc.maxArgs, cc.argsHelp = 0, 1, "at most one argument, the prefix"
+	pos, api, code, ok := c.start(cc, args)
+	if !ok {
+		return code
+	}
+	q := staleQuery(*stale)
+	if len(pos) == 1 {
+		q.Set("prefix", pos[0])
+	}
+	var entries []kvEntry
+	raw, err := api.getJSON("/v1/kv/", q, &entries)
+	if err != nil {
+		return c.fail(err)
+	}
+	if cc.jsonOut {
+		writeRaw(c.stdout, raw)
+		return exitOK
+	}
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, []string{e.Key, strconv.FormatUint(e.ModifyIndex, 10), preview(e.Value)})
+	}
+	_ = table(c.stdout, "KEY\tMODIFY INDEX\tVALUE", rows)
+	return exitOK
+}
+
+func staleQuery(stale bool) url.Values {
+	q := url.Values{}
+	if stale {
+		q.Set("stale", "")
+	}
+	return q
+}
+
+// preview shows a value in one table cell: short printable text as is,
+// anything else by its size.
+func preview(v []byte) string {
+	const max = 40
+	if !utf8.Valid(v) || strings.IndexFunc(string(v), func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return fmt.Sprintf("<%d bytes>", len(v))
+	}
+	if r := []rune(string(v)); len(r) > max {
+		return string(r[:max]) + "..."
+	}
+	return string(v)
+}

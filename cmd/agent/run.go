@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent"
+)
+
+// runningAgent is what `agent run` needs from an agent; *agent.Agent has it.
+type runningAgent interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+	Done() <-chan struct{}
+	HTTPAddr() string
+}
+
+// newAgent builds the real agent. It is the only place cmd/agent reaches
+// into the agent's runtime.
+func newAgent(cfg agent.Config, logger hclog.Logger) (runningAgent, error) {
+	a, err := agent.New(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}

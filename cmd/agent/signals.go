@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"os"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent"
+)
+
+// serve starts a and waits until it stops by itself (exit 0), or a SIGINT
+// or SIGTERM asks it to (graceful shutdown; a second signal exits 1 at once).
+// SIGHUP only logs for now.
+func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
+	sigs := make(chan os.Signal, 4)
+	stop := c.notify(sigs)
+	defer stop()
+	// ctx lives as long as the agent; it is cancelled only to abort a Start
+	// interrupted by a signal, or on return.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	started := make(chan error, 1)
+	go func() { started <- a.Start(ctx) }()
+	if code, ok := c.awaitStart(a, cfg, started, sigs, cancel, logger); !ok {
+		return code
+	}
+	logger.Info("agent running", "http_addr", a.HTTPAddr())
+	for {
+		select {
+		case <-a.Done():
+			logger.Info("agent stopped")
+			return exitOK
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				logger.Warn("reload not supported yet; restart the agent to apply changes")
+				continue
+			}
+			logger.Info("shutting down", "signal", s.String())
+			return shutdown(a, cfg, sigs, logger)
+		}
+	}
+}
+
+// awaitStart waits for Start. A signal meanwhile aborts the start and
+// shuts down; ok false means return code.
+func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error, sigs <-chan os.Signal,
+	cancel context.CancelFunc, logger hclog.Logger) (code int, ok bool) {
+	for {
+		select {
+		case err := <-started:
+			if err != nil {
+				logger.Error("agent failed to start", "error", err)
+				return c.fail(err), false
+			}
+			return 0, true
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			logger.Info("signal received while starting, stopping", "signal", s.String())
+			cancel()
+			if err := <-started; err != nil {
+				return exitFail, false
+			}
+			return shutdown(a, cfg, sigs, logger), false
+		}
+	}
+}
+
+// shutdown stops a gracefully, bounded in time; another SIGINT or SIGTERM
+// gives up on it and exits 1.
+func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hclog.Logger) int {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout(cfg))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Shutdown(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				logger.Error("shutdown failed", "error", err)
+				return exitFail
+			}
+			return exitOK
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			logger.Error("second signal received, exiting without finishing the shutdown", "signal", s.String())
+			return exitFail
+		}
+	}
+}
