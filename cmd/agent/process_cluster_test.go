@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clusteragent/agent/internal/testutil"
+)
+
+// agentProc is one `agent run` process of the built binary.
+type agentProc struct {
+	id   string
+	http string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit error, valid once done is closed
+}
+
+// startProc starts the binary with args; the test's cleanup stops it with
+// SIGTERM, then SIGKILL if it does not exit in time.
+func startProc(t *testing.T, id string, args ...string) *agentProc {
+	t.Helper()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, id+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", filepath.Join(dir, "data")}, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &agentProc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if err := p.stop(10 * time.Second); err != nil {
+			t.Errorf("%s: %v\n%s", id, err, p.tail())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits; a process that hangs is killed and reported.
+func (p *agentProc) stop(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err // already exited (and reaped)
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("exit after SIGTERM: %v", p.err)
+		}
+		return nil
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("did not exit within %s of SIGTERM; killed", timeout)
+	}
+}
+
+func (p *agentProc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestProcessesJoinIntoOneCluster runs three `agent run` processes of the
+// built binary that join through the first one's gossip address, and checks
+// with `agent raft peers` that they form one cluster of three voters.
+func TestProcessesJoinIntoOneCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three agent processes")
+	}
+	ports := testutil.FreePorts(t, 9)
+	seed := "127.0.0.1:" + strconv.Itoa(ports[0])
+	var procs []*agentProc
+	for i := 0; i < 3; i++ {
+		p := startProc(t, fmt.Sprintf("proc%d", i+1),
+			"-bind", "127.0.0.1",
+			"-gossip-port", strconv.Itoa(ports[i]),
+			"-raft-port", strconv.Itoa(ports[3+i]),
+			"-http-addr", "127.0.0.1:"+strconv.Itoa(ports[6+i]),
+			"-join", seed, "-bootstrap-expect", "3")
+		p.http = "127.0.0.1:" + strconv.Itoa(ports[6+i])
+		procs = append(procs, p)
+	}
+
+	var peers []struct {
+		ID       string `json:"id"`
+		Suffrage string `json:"suffrage"`
+		Leader   bool   `json:"leader"`
+	}
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		for _, p := range procs {
+			code, out, errOut := runBinary(t, "raft", "peers", "-json", "-http-addr", p.http)
+			if code != 0 {
+				return fmt.Errorf("%s: raft peers exit %d: %s", p.id, code, errOut)
+			}
+			var cfg struct {
+				Servers []struct {
+					ID       string `json:"id"`
+					Suffrage string `json:"suffrage"`
+					Leader   bool   `json:"leader"`
+				} `json:"servers"`
+			}
+			if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+				return fmt.Errorf("%s: raft peers -json: %v: %q", p.id, err, out)
+			}
+			voters, leaders := 0, 0
+			for _, s := range cfg.Servers {
+				if s.Suffrage == "voter" {
+					voters++
+				}
+				if s.Leader {
+					leaders++
+				}
+			}
+			if voters != 3 || leaders != 1 {
+				return fmt.Errorf("%s sees %d voters and %d leaders: %s", p.id, voters, leaders, out)
+			}
+			peers = cfg.Servers
+		}
+		return nil
+	})
+	if len(peers) != 3 {
+		t.Fatalf("peers = %+v", peers)
+	}
+
+	// The human table names every node and their suffrage.
+	code, out, errOut := runBinary(t, "raft", "peers", "-http-addr", procs[1].http)
+	if code != 0 {
+		t.Fatalf("raft peers: exit %d: %s", code, errOut)
+	}
+	for _, p := range procs {
+		if !strings.Contains(out, p.id) {
+			t.Errorf("raft peers table lacks %s:\n%s", p.id, out)
+		}
+	}
+	if strings.Count(out, "voter") < 3 {
+		t.Errorf("raft peers table shows fewer than 3 voters:\n%s", out)
+	}
+
+	// SIGTERM: every process exits 0 (checked by the cleanup), the leader
+	// after handing off leadership.
+	for _, p := range procs {
+		if err := p.stop(15 * time.Second); err != nil {
+			t.Errorf("%s: %v\n%s", p.id, err, p.tail())
+		}
+	}
+}
