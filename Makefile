@@ -7,7 +7,7 @@ FUZZTIME      ?= 10s
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
 
-.PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check
+.PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check bench bench-membership
 
 all: lint test build
 
@@ -54,3 +54,9 @@ tidy-check:
 
 clean:
 	rm -rf bin results
+
+## bench: every benchmark (membership timings run 3 fresh clusters)
+bench: bench-membership
+
+bench-membership:
+	$(GO) test -run '^$$' -bench BenchmarkMembershipTimings -benchtime 3x -timeout 20m ./agent/
