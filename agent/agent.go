@@ -395,7 +395,7 @@ func (a *Agent) Kill() {
 // handOffLeadership transfers leadership when this node leads and another
 // voter exists to take it.
 func (a *Agent) handOffLeadership(ctx context.Context) {
-	if a.raft == nil || !a.raft.IsLeader() || a.otherVoters(ctx) == 0 {
+	if a.raft == nil || !a.raft.IsLeader() || a.otherVoters(ctx) == 0 || !a.healthyVoterBesidesMe() {
 		return
 	}
 	tctx, cancel := context.WithTimeout(ctx, a.shutdownTimeout())
@@ -419,6 +419,23 @@ func (a *Agent) otherVoters(ctx context.Context) int {
 		}
 	}
 	return n
+}
+
+// healthyVoterBesidesMe reports whether autopilot last saw another healthy
+// voter: handing leadership to a dead one would only stall the shutdown.
+// Without an autopilot view yet, it assumes yes and lets the bounded
+// transfer find out.
+func (a *Agent) healthyVoterBesidesMe() bool {
+	st := a.pilot.State()
+	if st == nil {
+		return true
+	}
+	for id, s := range st.Servers {
+		if string(id) != a.NodeID() && s.HasVotingRights() && s.Health.Healthy {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) shutdownTimeout() time.Duration {

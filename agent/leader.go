@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -196,6 +197,10 @@ func (a *Agent) reconcileMember(ctx context.Context, m discovery.Member, conf *r
 }
 
 func (a *Agent) addServer(m discovery.Member, existing *raftnode.Server) {
+	if err := a.verifyServer(m); err != nil {
+		a.logger.Warn("not adding server that failed verification", "id", m.ID, "address", m.Meta.RaftAddr, "error", err)
+		return
+	}
 	if existing != nil {
 		a.logger.Info("updating server address in place", "id", m.ID, "old", existing.Address, "new", m.Meta.RaftAddr)
 	} else {
@@ -204,6 +209,26 @@ func (a *Agent) addServer(m discovery.Member, existing *raftnode.Server) {
 	if err := a.pilot.AddServer(toAutopilotMember(m)); err != nil && !errors.Is(err, context.Canceled) {
 		a.logger.Warn("failed to add server", "id", m.ID, "error", err)
 	}
+}
+
+// verifyServer calls the server at its advertised Raft address before it
+// goes into the configuration: gossip alone proves nothing, and with TLS on
+// this is a mutual-TLS handshake with that very address. The server must
+// answer with the ID gossip gave and must not belong to another cluster.
+func (a *Agent) verifyServer(m discovery.Member) error {
+	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Second)
+	defer cancel()
+	st, err := a.peers.Stats(ctx, m.Meta.RaftAddr)
+	if err != nil {
+		return err
+	}
+	if st.NodeID != m.ID {
+		return fmt.Errorf("%s answers as node %q", m.Meta.RaftAddr, st.NodeID)
+	}
+	if mine := a.ClusterID(); st.ClusterID != "" && mine != "" && st.ClusterID != mine {
+		return fmt.Errorf("it belongs to cluster %s", st.ClusterID)
+	}
+	return nil
 }
 
 // removeFailedServer is autopilot's removal hook: remove from Raft, then let
