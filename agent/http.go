@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/clusteragent/agent/agent/httpapi"
@@ -18,8 +19,14 @@ import (
 // leader and for leadership transfers.
 func (a *Agent) startHTTP() {
 	api := a.apiHandler()
-	a.httpSrv = newHTTPServer(api)
-	a.httpDone = serve(a, a.httpSrv, a.httpLn, "http")
+	a.httpSrv = newHTTPServer(api, a.logger.Named("http"))
+	clientLn := a.httpLn
+	if a.cfg.HTTP.TLS && a.tls != nil {
+		// HTTPS for clients: a client certificate is checked when given,
+		// not required, so operators can use curl with -cacert and a token.
+		clientLn = tls.NewListener(clientLn, a.tls.IncomingHTTPSConfig())
+	}
+	a.httpDone = serve(a, a.httpSrv, clientLn, "http")
 	if a.mux != nil {
 		// The agent-to-agent API: the same handler, on the Raft port, with
 		// mutual TLS when it is on.
@@ -27,7 +34,7 @@ func (a *Agent) startHTTP() {
 		if a.tls != nil {
 			ln = tls.NewListener(ln, a.tls.IncomingConfig())
 		}
-		a.rpcSrv = newHTTPServer(api)
+		a.rpcSrv = newHTTPServer(api, a.logger.Named("rpc"))
 		a.rpcDone = serve(a, a.rpcSrv, ln, "agent rpc")
 	}
 }
@@ -43,9 +50,10 @@ func (a *Agent) apiHandler() http.Handler {
 	})
 }
 
-func newHTTPServer(h http.Handler) *http.Server {
+func newHTTPServer(h http.Handler, logger hclog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
+		ErrorLog:          logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

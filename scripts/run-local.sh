@@ -32,7 +32,12 @@ done
 
 http="127.0.0.1:$((BASE + 70))"
 deadline=$((SECONDS + 60))
-until [ "$("$BIN" raft peers -json -http-addr "$http" 2>/dev/null | grep -o '"voter"' | wc -l)" -eq 3 ]; do
+formed() {
+  local peers
+  peers=$("$BIN" raft peers -json -http-addr "$http" 2>/dev/null) || return 1
+  [ "$(grep -o '"voter"' <<<"$peers" | wc -l)" -eq 3 ] && grep -q '"leader":true' <<<"$peers"
+}
+until formed; do
   if [ $SECONDS -ge $deadline ]; then
     echo "cluster did not form within 60s; last log lines:" >&2
     tail -n 20 "$dir"/node*.log >&2
@@ -46,6 +51,6 @@ echo
 echo
 "$BIN" raft peers -http-addr "$http"
 echo
-echo "cluster formed. Try: $BIN kv ... / $BIN autopilot state -http-addr $http"
+echo "cluster formed. Try: $BIN autopilot state -http-addr $http"
 echo "Ctrl-C stops all three."
 wait
