@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -38,15 +39,19 @@ func startExpectCluster(t *testing.T, n int, tweak func(*agent.Config)) []*agent
 		}
 	}
 	nodes := make([]*agenttest.Node, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range cfgs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[i] = agenttest.Start(t, cfgs[i])
+			nodes[i], errs[i] = agenttest.TryStart(t, cfgs[i])
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	return nodes
 }
 

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -68,14 +69,18 @@ func measureMembership(b *testing.B) membershipTimes {
 		seeds = append(seeds, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
 	nodes := make([]*agenttest.Node, 3)
+	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range nodes {
 		cfg := lanConfig(b, fmt.Sprintf("m%d", i+1))
 		cfg.Ports.Gossip, cfg.Join, cfg.BootstrapExpect = ports[i], seeds, 3
 		wg.Add(1)
-		go func() { defer wg.Done(); nodes[i] = agenttest.Start(b, cfg) }()
+		go func() { defer wg.Done(); nodes[i], errs[i] = agenttest.TryStart(b, cfg) }()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
 	defer func() {
 		for _, n := range nodes {
 			n.Kill()

@@ -42,15 +42,26 @@ func Config(t testing.TB, id string) agent.Config {
 // Start builds and starts an agent; the test's cleanup stops it.
 func Start(t testing.TB, cfg agent.Config) *Node {
 	t.Helper()
-	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: &testWriter{t: t}}
-	t.Cleanup(n.log.close) // runs last: after Stop, nothing may log into t
-	n.start()
-	t.Cleanup(n.Stop)
+	n, err := TryStart(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
-func (n *Node) start() {
-	n.t.Helper()
+// TryStart is Start for goroutines other than the test's own, which must not
+// call t.Fatal: it returns the error instead.
+func TryStart(t testing.TB, cfg agent.Config) (*Node, error) {
+	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: &testWriter{t: t}}
+	t.Cleanup(n.log.close) // runs last: after Stop, nothing may log into t
+	if err := n.start(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(n.Stop)
+	return n, nil
+}
+
+func (n *Node) start() error {
 	level := hclog.Warn
 	if os.Getenv("AGENT_TEST_LOG") != "" {
 		level = hclog.LevelFromString(os.Getenv("AGENT_TEST_LOG"))
@@ -58,48 +69,49 @@ func (n *Node) start() {
 	logger := hclog.New(&hclog.LoggerOptions{Name: n.ID, Level: level, Output: n.log})
 	a, err := agent.New(n.Config, logger)
 	if err != nil {
-		n.t.Fatalf("agent.New(%s): %v", n.ID, err)
+		return fmt.Errorf("agent.New(%s): %w", n.ID, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
-		n.t.Fatalf("agent.Start(%s): %v", n.ID, err)
+		return fmt.Errorf("agent.Start(%s): %w", n.ID, err)
 	}
 	n.mu.Lock()
 	n.Agent, n.stopped = a, false
 	n.mu.Unlock()
 	n.pinPorts()
+	return nil
 }
 
 // Stop shuts the agent down gracefully (leadership hand-off, no leave).
 func (n *Node) Stop() {
-	n.mu.Lock()
-	if n.stopped || n.Agent == nil {
-		n.mu.Unlock()
-		return
-	}
-	n.stopped = true
-	a := n.Agent
-	n.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := a.Shutdown(ctx); err != nil {
-		n.t.Logf("shutdown %s: %v", n.ID, err)
+	if a := n.take(); a != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			n.t.Logf("shutdown %s: %v", n.ID, err)
+		}
 	}
 }
 
 // Kill stops the agent without handing off leadership and without leaving:
 // to the cluster it looks like a crash.
 func (n *Node) Kill() {
+	if a := n.take(); a != nil {
+		a.Kill()
+	}
+}
+
+// take marks the node stopped and returns the agent to stop, or nil when it
+// is already stopped.
+func (n *Node) take() *agent.Agent {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.stopped || n.Agent == nil {
-		n.mu.Unlock()
-		return
+		return nil
 	}
 	n.stopped = true
-	a := n.Agent
-	n.mu.Unlock()
-	a.Kill()
+	return n.Agent
 }
 
 // Restart starts the agent again with the same config, data dir and
@@ -109,7 +121,9 @@ func (n *Node) Kill() {
 func (n *Node) Restart() {
 	n.t.Helper()
 	n.Kill()
-	n.start()
+	if err := n.start(); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 // pinPorts records the ports the kernel picked, so Restart reuses them.

@@ -35,7 +35,7 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 			return exitOK
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				logger.Warn("reload not supported yet; restart the agent to apply changes")
+				logReloadUnsupported(logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", s.String())
@@ -58,6 +58,7 @@ func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error,
 			return 0, true
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
+				logReloadUnsupported(logger)
 				continue
 			}
 			logger.Info("signal received while starting, stopping", "signal", s.String())
@@ -93,4 +94,8 @@ func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hc
 			return exitFail
 		}
 	}
+}
+
+func logReloadUnsupported(logger hclog.Logger) {
+	logger.Warn("reload not supported yet; restart the agent to apply changes")
 }
