@@ -1,0 +1,229 @@
+package kv
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	iradix "github.com/hashicorp/go-immutable-radix"
+	"github.com/hashicorp/raft"
+
+	"github.com/clusteragent/agent/raftnode"
+)
+
+// Entry is one key as readers see it. Value is the caller's own copy.
+type Entry struct {
+	// Key is the full key.
+	Key string `json:"key"`
+	// Value is the stored bytes (base64 in JSON); never nil, empty when the
+	// value is empty.
+	Value []byte `json:"value"`
+	// CreateIndex is the log index of the put that created the key; it
+	// stays while the key lives and starts over after a delete.
+	CreateIndex uint64 `json:"create_index"`
+	// ModifyIndex is the log index of the last put of the key: the value
+	// a compare-and-set names.
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+// entry is a key's stored value. Entries are never changed once in a tree:
+// a put inserts a new one, so readers and snapshots holding an older tree
+// keep seeing what they saw.
+type entry struct {
+	value  []byte
+	create uint64
+	modify uint64
+}
+
+// export copies e out for a reader, so nobody outside can change the
+// bytes the tree shares with snapshots.
+func (e *entry) export(key string) Entry {
+	v := make([]byte, len(e.value))
+	copy(v, e.value)
+	return Entry{Key: key, Value: v, CreateIndex: e.create, ModifyIndex: e.modify}
+}
+
+// state is one published version of the store. It is never changed after
+// it is published; writers publish a new one.
+type state struct {
+	tree    *iradix.Tree
+	applied uint64
+}
+
+// Store is the replicated key/value state machine: a raft.FSM applying
+// TypePut and TypeDelete mutations, with lock-free reads.
+//
+// Concurrency: raft calls Apply, Snapshot and Restore from its FSM
+// goroutine, one at a time, and FSMSnapshot.Persist from another one while
+// Apply continues. Get, List, Len, Hash, AppliedIndex and View may be
+// called from any goroutine at any time: they read the latest published
+// immutable tree through an atomic pointer and never wait for a writer.
+type Store struct {
+	limits Limits
+	mux    *raftnode.Mux
+	// mu serialises the writers (Apply, Restore). Raft already calls them
+	// from one goroutine; the lock makes misuse harmless instead of a race.
+	mu  sync.Mutex
+	cur atomic.Pointer[state]
+}
+
+var _ raft.FSM = (*Store)(nil)
+
+// NewStore returns an empty store that enforces l in Apply. Limits come
+// from code, not from operators, so invalid limits are a programming error
+// and NewStore panics on them; check values from elsewhere with
+// Limits.Validate first.
+func NewStore(l Limits) *Store {
+	if err := l.Validate(); err != nil {
+		panic("kv: NewStore: " + err.Error())
+	}
+	s := &Store{limits: l, mux: raftnode.NewMux()}
+	s.mux.Handle(TypePut, s.applyPut)
+	s.mux.Handle(TypeDelete, s.applyDelete)
+	s.cur.Store(&state{tree: iradix.New()})
+	return s
+}
+
+// Limits returns the limits the store enforces.
+func (s *Store) Limits() Limits { return s.limits }
+
+// Apply applies one committed log entry and returns a Result for a kv
+// command, or an error value when the entry is refused: it does not
+// decode (raftnode.ErrInvalidMutation), has an unknown type
+// (raftnode.ErrUnknownMutation), a bad payload (ErrInvalidCommand), an
+// invalid key or value (ErrInvalidKey, ErrValueTooLarge), or an index at
+// or below the last applied one (ErrOutOfOrder). A refused entry changes
+// no key; every entry except an out-of-order one advances AppliedIndex.
+// Apply is deterministic: its outcome depends only on the entry and the
+// state before it.
+func (s *Store) Apply(l *raft.Log) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last := s.cur.Load().applied; l.Index <= last {
+		return fmt.Errorf("entry %d: %w: the last applied entry is %d", l.Index, ErrOutOfOrder, last)
+	}
+	res := s.mux.Apply(l)
+	if st := s.cur.Load(); st.applied != l.Index {
+		s.cur.Store(&state{tree: st.tree, applied: l.Index})
+	}
+	return res
+}
+
+// applyPut is the TypePut handler; it runs under s.mu.
+func (s *Store) applyPut(index uint64, payload json.RawMessage) any {
+	p, err := decodePut(payload, s.limits)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", index, err)
+	}
+	tree := s.cur.Load().tree
+	key := []byte(p.Key) // the tree keeps this slice: it must be fresh
+	create, modify := index, uint64(0)
+	if v, ok := tree.Get(key); ok {
+		old := v.(*entry)
+		create, modify = old.create, old.modify
+	}
+	if p.CAS != nil && *p.CAS != modify {
+		return Result{OK: false, Index: index}
+	}
+	next, _, _ := tree.Insert(key, &entry{value: p.Value, create: create, modify: index})
+	s.cur.Store(&state{tree: next, applied: index})
+	return Result{OK: true, Index: index}
+}
+
+// applyDelete is the TypeDelete handler; it runs under s.mu.
+func (s *Store) applyDelete(index uint64, payload json.RawMessage) any {
+	p, err := decodeDelete(payload, s.limits)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", index, err)
+	}
+	tree := s.cur.Load().tree
+	key := []byte(p.Key)
+	v, exists := tree.Get(key)
+	if p.CAS != nil {
+		modify := uint64(0)
+		if exists {
+			modify = v.(*entry).modify
+		}
+		if *p.CAS != modify {
+			return Result{OK: false, Index: index}
+		}
+	}
+	if exists {
+		next, _, _ := tree.Delete(key)
+		s.cur.Store(&state{tree: next, applied: index})
+	}
+	return Result{OK: true, Index: index}
+}
+
+// View is a consistent, immutable read view of the store at one applied
+// index. Holding a View keeps that version's data alive, so hold it only
+// for the duration of a request.
+type View struct {
+	st *state
+}
+
+// View returns a read view of the current state: several reads through
+// one View agree with each other and with its AppliedIndex.
+func (s *Store) View() View { return View{st: s.cur.Load()} }
+
+// Get returns the entry for key, and whether it exists.
+func (s *Store) Get(key string) (Entry, bool) { return s.View().Get(key) }
+
+// List returns every entry whose key starts with prefix, sorted by key
+// (byte order); prefix "" lists all.
+func (s *Store) List(prefix string) []Entry { return s.View().List(prefix) }
+
+// Len returns the number of keys.
+func (s *Store) Len() int { return s.View().Len() }
+
+// AppliedIndex returns the index of the last log entry applied, kv or not,
+// or the index recorded in the last restored snapshot.
+func (s *Store) AppliedIndex() uint64 { return s.View().AppliedIndex() }
+
+// Hash returns a digest of every entry; see View.Hash.
+func (s *Store) Hash() [32]byte { return s.View().Hash() }
+
+// Get returns the entry for key, and whether it exists.
+func (v View) Get(key string) (Entry, bool) {
+	got, ok := v.st.tree.Get([]byte(key))
+	if !ok {
+		return Entry{}, false
+	}
+	return got.(*entry).export(key), true
+}
+
+// List returns every entry whose key starts with prefix, sorted by key.
+func (v View) List(prefix string) []Entry {
+	var out []Entry
+	v.st.tree.Root().WalkPrefix([]byte(prefix), func(k []byte, val any) bool {
+		out = append(out, val.(*entry).export(string(k)))
+		return false
+	})
+	return out
+}
+
+// Len returns the number of keys.
+func (v View) Len() int { return v.st.tree.Len() }
+
+// AppliedIndex returns the log index this view reflects.
+func (v View) AppliedIndex() uint64 { return v.st.applied }
+
+// Hash returns a SHA-256 over every entry in key order (key, value,
+// create and modify index, each length-prefixed as in a snapshot) and the
+// count. Replicas holding the same data have the same hash. AppliedIndex
+// is left out on purpose: two replicas that agree on every key compare
+// equal even if one has seen a later entry that changed nothing. O(n).
+func (v View) Hash() [32]byte {
+	h := sha256.New()
+	enc := recordEncoder{w: h}
+	v.st.tree.Root().Walk(func(k []byte, val any) bool {
+		enc.record(k, val.(*entry))
+		return false
+	})
+	enc.uvarint(uint64(v.st.tree.Len()))
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
