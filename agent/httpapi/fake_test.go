@@ -21,6 +21,7 @@ type fakeBackend struct {
 	removed    []string
 	transfers  []string
 	leaves     int
+	kv         *fakeKV // created on first use
 }
 
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {

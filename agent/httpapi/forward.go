@@ -14,6 +14,9 @@ import (
 // as if it had been asked directly.
 var forwardedRequestHeaders = []string{"Authorization", "Content-Type", "Accept"}
 
+// forwardedResponseHeaders are the leader's answer headers copied back.
+var forwardedResponseHeaders = []string{"Content-Type", HeaderIndex, HeaderKnownLeader, HeaderLastContact, HeaderStale}
+
 // forward proxies r to the leader's API and copies its answer back. The body
 // is read first (it is already capped), so an oversized one is a clean 413
 // rather than a broken upstream connection.
@@ -36,6 +39,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		}
 		body = b
 	}
+	s.forwardTo(w, r, addr, body)
+}
+
+// forwardTo proxies r, with body already read, to the leader at addr.
+func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, addr string, body []byte) {
 	u := url.URL{Scheme: s.scheme, Host: addr, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
@@ -61,8 +69,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
+	for _, h := range forwardedResponseHeaders {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
 	}
 	w.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(w, resp.Body); err != nil {

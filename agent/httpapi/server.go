@@ -47,18 +47,23 @@ type Config struct {
 	ForwardClient *http.Client
 	// ForwardScheme is "http" or "https", the scheme of the leader's API. Default "http".
 	ForwardScheme string
+	// LeaderWait bounds how long writes and linearizable reads wait for a
+	// leader when none is known, before answering 503. Default 5s.
+	LeaderWait time.Duration
 }
 
 // Server is the HTTP API handler. It is safe for concurrent use.
 type Server struct {
-	b        Backend
-	token    []byte
-	logger   hclog.Logger
-	maxBody  int64
-	fwd      *http.Client
-	scheme   string
-	requests *prometheus.CounterVec
-	mux      *http.ServeMux
+	b       Backend
+	token   []byte
+	logger  hclog.Logger
+	maxBody int64
+	fwd     *http.Client
+	scheme  string
+	// leaderWait: see Config.LeaderWait.
+	leaderWait time.Duration
+	requests   *prometheus.CounterVec
+	mux        *http.ServeMux
 	// public holds the mux patterns that need no token: the probes must work
 	// for orchestrators that hold no secret.
 	public map[string]bool
@@ -67,14 +72,15 @@ type Server struct {
 // New returns a Server answering from b.
 func New(b Backend, cfg Config) *Server {
 	s := &Server{
-		b:       b,
-		token:   []byte(cfg.Token),
-		logger:  cfg.Logger,
-		maxBody: cfg.MaxBodyBytes,
-		fwd:     cfg.ForwardClient,
-		scheme:  cfg.ForwardScheme,
-		mux:     http.NewServeMux(),
-		public:  map[string]bool{},
+		b:          b,
+		token:      []byte(cfg.Token),
+		logger:     cfg.Logger,
+		maxBody:    cfg.MaxBodyBytes,
+		fwd:        cfg.ForwardClient,
+		scheme:     cfg.ForwardScheme,
+		leaderWait: cfg.LeaderWait,
+		mux:        http.NewServeMux(),
+		public:     map[string]bool{},
 	}
 	if s.logger == nil {
 		s.logger = hclog.NewNullLogger()
@@ -87,6 +93,9 @@ func New(b Backend, cfg Config) *Server {
 	}
 	if s.scheme == "" {
 		s.scheme = "http"
+	}
+	if s.leaderWait <= 0 {
+		s.leaderWait = DefaultLeaderWait
 	}
 	s.requests = requestCounter(cfg.Registerer)
 	s.routes(cfg.Metrics)
@@ -104,6 +113,7 @@ func (s *Server) routes(metrics http.Handler) {
 	s.mux.HandleFunc("GET /v1/autopilot/health", s.handleAutopilotHealth)
 	s.mux.HandleFunc("POST /v1/agent/leave", s.handleLeave)
 	s.mux.HandleFunc("GET /v1/internal/stats", s.handleServerStats)
+	s.kvRoutes()
 	s.publicRoute("GET /v1/health/live", s.handleLive)
 	s.publicRoute("GET /v1/health/ready", s.handleReady)
 	if metrics != nil {
@@ -131,6 +141,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	}
+	if msg := uncleanPath(r.URL.Path); msg != "" {
+		// ServeMux would redirect to the cleaned path, silently turning a
+		// write to "a/../b" into a write to "b": refuse instead.
+		writeError(w, http.StatusBadRequest, "path %q %s", r.URL.Path, msg)
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if !s.public[pattern] && !s.authorized(w, r) {
 		return
@@ -140,6 +156,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// uncleanPath says what is wrong with a path that has empty, "." or ".."
+// segments, or "" when it is clean. A trailing slash is allowed (the KV
+// listing is GET /v1/kv/).
+func uncleanPath(p string) string {
+	segs := strings.Split(strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/"), "/")
+	for _, seg := range segs {
+		switch seg {
+		case "":
+			if p != "/" {
+				return "has an empty segment"
+			}
+		case ".", "..":
+			return "has a '" + seg + "' segment"
+		}
+	}
+	return ""
 }
 
 // authorized checks the bearer token and answers 401 or 403 when it is

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Status is the body of GET /v1/status.
@@ -87,6 +88,37 @@ type ServerStats struct {
 	ServerIDs []string `json:"server_ids"`
 }
 
+// KVEntry is one key of the store, as GET /v1/kv/{key} answers it. Value
+// is base64 in JSON.
+type KVEntry struct {
+	Key         string `json:"key"`
+	Value       []byte `json:"value"`
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+// KVWrite is the body of PUT and DELETE /v1/kv/{key}: OK is false when a
+// compare-and-set failed; Index is the log index the write committed at.
+type KVWrite struct {
+	OK    bool   `json:"ok"`
+	Index uint64 `json:"index"`
+}
+
+// ReadMeta describes how fresh a read is; the server sends it as headers
+// (X-Agent-Index, X-Agent-Known-Leader, X-Agent-Last-Contact, X-Agent-Stale).
+type ReadMeta struct {
+	// Index is the applied index the read was served at.
+	Index uint64
+	// KnownLeader is whether the serving node knew a leader.
+	KnownLeader bool
+	// LastContact is the time since the serving node heard from the leader
+	// (0 on the leader itself, negative when never).
+	LastContact time.Duration
+	// Stale is true when the read was served from the local copy without
+	// checking leadership (?stale): it may be behind the leader.
+	Stale bool
+}
+
 // OK is the body of successful write and operator calls.
 type OK struct {
 	OK    bool   `json:"ok"`
@@ -114,6 +146,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: the node is shutting down or not ready (503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrTooLarge: a key or value exceeds its limit (413).
+	ErrTooLarge = errors.New("too large")
 )
 
 // Backend is what the HTTP API needs from the agent. Every method may be
@@ -137,4 +171,15 @@ type Backend interface {
 	LeaderHTTPAddr() string
 	// IsLeader reports whether this node is the Raft leader.
 	IsLeader() bool
+
+	// KVGet reads one key: linearizable (ErrNotLeader on a follower, which
+	// the server forwards), or from the local copy when stale.
+	KVGet(ctx context.Context, key string, stale bool) (KVEntry, ReadMeta, error)
+	// KVList reads every key with the prefix, sorted, likewise.
+	KVList(ctx context.Context, prefix string, stale bool) ([]KVEntry, ReadMeta, error)
+	// KVPut writes a key once committed; cas as in CONTRACT.md (nil: none).
+	// ErrNotLeader on a follower.
+	KVPut(ctx context.Context, key string, value []byte, cas *uint64) (KVWrite, error)
+	// KVDelete deletes a key once committed; cas as for KVPut.
+	KVDelete(ctx context.Context, key string, cas *uint64) (KVWrite, error)
 }

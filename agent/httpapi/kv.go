@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Read-freshness headers on every KV read, so a client can tell how old a
+// stale answer may be.
+const (
+	HeaderIndex       = "X-Agent-Index"
+	HeaderKnownLeader = "X-Agent-Known-Leader"
+	HeaderLastContact = "X-Agent-Last-Contact" // milliseconds; -1 when never
+	HeaderStale       = "X-Agent-Stale"
+)
+
+// DefaultLeaderWait is how long writes and linearizable reads wait for a
+// leader to be elected before answering 503.
+const DefaultLeaderWait = 5 * time.Second
+
+// leaderPoll is how often a request waiting for a leader looks again.
+const leaderPoll = 50 * time.Millisecond
+
+func (s *Server) kvRoutes() {
+	s.mux.HandleFunc("GET /v1/kv/{key...}", s.handleKVGet)
+	s.mux.HandleFunc("PUT /v1/kv/{key...}", s.handleKVPut)
+	s.mux.HandleFunc("DELETE /v1/kv/{key...}", s.handleKVDelete)
+}
+
+// handleKVGet serves GET /v1/kv/{key} and, with an empty key, the prefix
+// listing GET /v1/kv/?prefix=P.
+func (s *Server) handleKVGet(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	q := r.URL.Query()
+	stale := q.Has("stale")
+	if stale {
+		s.kvRead(w, r, key, true)
+		return
+	}
+	s.onLeader(w, r, nil, func() error { return s.kvRead(w, r, key, false) })
+}
+
+// kvRead answers one read; with stale it never fails over to the leader.
+func (s *Server) kvRead(w http.ResponseWriter, r *http.Request, key string, stale bool) error {
+	if key == "" {
+		entries, meta, err := s.b.KVList(r.Context(), r.URL.Query().Get("prefix"), stale)
+		if err != nil {
+			return s.kvReadError(w, r, err, stale)
+		}
+		if entries == nil {
+			entries = []KVEntry{}
+		}
+		setReadMeta(w, meta)
+		writeJSON(w, http.StatusOK, entries)
+		return nil
+	}
+	entry, meta, err := s.b.KVGet(r.Context(), key, stale)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			setReadMeta(w, meta)
+		}
+		return s.kvReadError(w, r, err, stale)
+	}
+	setReadMeta(w, meta)
+	writeJSON(w, http.StatusOK, entry)
+	return nil
+}
+
+// kvReadError hands ErrNotLeader back to onLeader (to forward or wait) and
+// answers any other error.
+func (s *Server) kvReadError(w http.ResponseWriter, r *http.Request, err error, stale bool) error {
+	if errors.Is(err, ErrNotLeader) && !stale {
+		return err
+	}
+	s.fail(w, r, err)
+	return nil
+}
+
+func setReadMeta(w http.ResponseWriter, m ReadMeta) {
+	h := w.Header()
+	h.Set(HeaderIndex, strconv.FormatUint(m.Index, 10))
+	h.Set(HeaderKnownLeader, strconv.FormatBool(m.KnownLeader))
+	lc := int64(-1)
+	if m.LastContact >= 0 {
+		lc = m.LastContact.Milliseconds()
+	}
+	h.Set(HeaderLastContact, strconv.FormatInt(lc, 10))
+	if m.Stale {
+		h.Set(HeaderStale, "true")
+	}
+}
+
+func (s *Server) handleKVPut(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	cas, ok := parseCAS(w, r)
+	if !ok {
+		return
+	}
+	if key == "" {
+		writeError(w, http.StatusBadRequest, "missing key in the path: PUT /v1/kv/{key}")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.onLeader(w, r, body, func() error {
+		res, err := s.b.KVPut(r.Context(), key, body, cas)
+		return s.kvWriteResult(w, r, res, err)
+	})
+}
+
+func (s *Server) handleKVDelete(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	cas, ok := parseCAS(w, r)
+	if !ok {
+		return
+	}
+	if key == "" {
+		writeError(w, http.StatusBadRequest, "missing key in the path: DELETE /v1/kv/{key}")
+		return
+	}
+	s.onLeader(w, r, nil, func() error {
+		res, err := s.b.KVDelete(r.Context(), key, cas)
+		return s.kvWriteResult(w, r, res, err)
+	})
+}
+
+func (s *Server) kvWriteResult(w http.ResponseWriter, r *http.Request, res KVWrite, err error) error {
+	if errors.Is(err, ErrNotLeader) {
+		return err
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// parseCAS reads ?cas=INDEX; it answers 400 itself when the value is bad.
+func parseCAS(w http.ResponseWriter, r *http.Request) (*uint64, bool) {
+	q := r.URL.Query()
+	if !q.Has("cas") {
+		return nil, true
+	}
+	v, err := strconv.ParseUint(q.Get("cas"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cas must be a modify index (a non-negative integer), got %q", q.Get("cas"))
+		return nil, false
+	}
+	return &v, true
+}
+
+// onLeader runs local when this node leads. When another node leads, the
+// request (with body, already read) is forwarded to it. When no leader is
+// known, it waits up to the leader wait for one, then answers 503: a client
+// gets a clear error in bounded time, never a hang. local returns
+// ErrNotLeader when leadership moved under it; anything else means it has
+// answered.
+func (s *Server) onLeader(w http.ResponseWriter, r *http.Request, body []byte, local func() error) {
+	deadline := time.Now().Add(s.leaderWait)
+	for {
+		if s.b.IsLeader() {
+			if err := local(); !errors.Is(err, ErrNotLeader) {
+				return
+			}
+		}
+		if r.Header.Get(ForwardedHeader) != "" {
+			writeError(w, http.StatusServiceUnavailable, "leadership changed while the request was being forwarded; retry")
+			return
+		}
+		if addr := s.b.LeaderHTTPAddr(); addr != "" && !s.b.IsLeader() {
+			s.forwardTo(w, r, addr, body)
+			return
+		}
+		if err := waitLeader(r.Context(), deadline); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "%v: none elected within %s; retry later (%v)", ErrNoLeader, s.leaderWait, err)
+			return
+		}
+	}
+}
+
+func waitLeader(ctx context.Context, deadline time.Time) error {
+	if !time.Now().Before(deadline) {
+		return fmt.Errorf("waited")
+	}
+	t := time.NewTimer(leaderPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
