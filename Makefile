@@ -4,16 +4,25 @@ BIN           ?= bin/agent
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 TEST_TIMEOUT  ?= 20m
 FUZZTIME      ?= 10s
+IMAGE         ?= clusteragent/agent:dev
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
 
-.PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check bench bench-membership
+.PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check bench bench-membership bench-kv docker docker-test
 
 all: lint test build
 
 ## build: the agent binary in bin/agent (static, no cgo)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/agent
+
+## docker: the scratch image (IMAGE) around the static binary
+docker: build
+	docker build -t $(IMAGE) .
+
+## docker-test: the docker-compose quick start end to end (skips without an engine)
+docker-test:
+	$(GO) test -count=1 -run Docker ./deploy/
 
 ## test: every test, with the race detector
 test:
@@ -56,7 +65,11 @@ clean:
 	rm -rf bin results
 
 ## bench: every benchmark (membership timings run 3 fresh clusters)
-bench: bench-membership
+bench: bench-membership bench-kv
 
 bench-membership:
 	$(GO) test -run '^$$' -bench BenchmarkMembershipTimings -benchtime 3x -timeout 20m ./agent/
+
+bench-kv:
+	$(GO) test -run '^$$' -bench 'BenchmarkKVPut' -benchtime 3000x -timeout 20m ./agent/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./agent/kv/

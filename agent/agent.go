@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/clusteragent/agent/agent/autopilot"
+	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/metricsbridge"
 	"github.com/clusteragent/agent/internal/mux"
 	"github.com/clusteragent/agent/raftnode"
 	"github.com/clusteragent/agent/tlsutil"
@@ -37,6 +39,7 @@ type Agent struct {
 	id       *identity
 	registry *prometheus.Registry
 	fsm      raft.FSM
+	kv       *kv.Store // the default state machine; nil when WithFSM replaced it
 
 	raft   *raftnode.Node // nil for a gossip-only member
 	mux    *mux.Mux       // the Raft port, shared with agent-to-agent calls
@@ -66,8 +69,9 @@ type Agent struct {
 // Option changes how New builds an agent.
 type Option func(*Agent)
 
-// WithFSM replaces the agent's state machine (library use and tests).
-func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm = fsm } }
+// WithFSM replaces the agent's key/value store with another state machine
+// (library use); the key/value API is then off.
+func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm, a.kv = fsm, nil } }
 
 // New validates cfg and prepares the data dir and identity. It starts nothing.
 func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
@@ -89,15 +93,22 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		logger:      logger,
 		id:          id,
 		registry:    prometheus.NewRegistry(),
-		fsm:         &journalFSM{},
 		reconcileCh: make(chan discovery.Member, 256),
 		tombstones:  newTombstones(),
 		done:        make(chan struct{}),
 	}
+	a.kv = kv.NewStore(storeLimits())
+	a.fsm = a.kv
 	for _, opt := range opts {
 		opt(a)
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Raft's and memberlist's own metrics (raft_commitTime, memberlist_gossip,
+	// ...) go through go-metrics' process-wide global; the bridge exports
+	// them here too.
+	if err := metricsbridge.Install(a.registry); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -122,6 +133,9 @@ func (a *Agent) GossipAddr() string {
 	}
 	return a.gossip.LocalMember().Addr
 }
+
+// KV returns the key/value store (nil when WithFSM replaced it).
+func (a *Agent) KV() *kv.Store { return a.kv }
 
 // Node returns the Raft node, nil for a gossip-only member.
 func (a *Agent) Node() *raftnode.Node { return a.raft }

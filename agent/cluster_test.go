@@ -13,8 +13,8 @@ import (
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/agent/agenttest"
+	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/internal/testutil"
-	"github.com/clusteragent/agent/raftnode"
 )
 
 const formTimeout = 30 * time.Second
@@ -273,7 +273,7 @@ func waitSameApplied(t *testing.T, nodes []*agenttest.Node) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		m, _ := raftnode.NewMutation("noop", nil)
+		m, _ := kv.PutMutation("test/probe", []byte("x"), nil)
 		var err error
 		idx, err = l.Raft().Apply(ctx, m)
 		return err

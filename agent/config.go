@@ -66,6 +66,8 @@ type Config struct {
 	Raft RaftConfig
 	// Autopilot (autopilot block).
 	Autopilot AutopilotConfig
+	// KV (kv block).
+	KV KVConfig
 
 	// Tuning holds timers that tests and the chaos suite shorten. It is not
 	// part of the HCL surface.
@@ -89,6 +91,15 @@ type HTTPConfig struct {
 	Token string
 	// TLS (http.tls) serves the client API over HTTPS with the tls block's material.
 	TLS bool
+	// LeaderWait (http.leader_wait): how long writes and linearizable reads
+	// wait for a leader to be elected before answering 503. Default 5s.
+	LeaderWait time.Duration
+}
+
+// KVConfig is the kv block: limits of the key/value store.
+type KVConfig struct {
+	// MaxValueBytes (kv.max_value_bytes): the largest value accepted. Default 524288 (512 KiB).
+	MaxValueBytes int
 }
 
 // GossipConfig is the gossip block.
@@ -165,8 +176,6 @@ type Tuning struct {
 	RejoinInterval time.Duration
 	// ShutdownTimeout bounds the graceful parts of Shutdown. Default 10s.
 	ShutdownTimeout time.Duration
-	// WriteTimeout bounds how long writes wait for a leader before 503. Default 5s.
-	WriteTimeout time.Duration
 }
 
 // DefaultConfig returns the production defaults documented in config.hcl.example.
@@ -175,7 +184,8 @@ func DefaultConfig() Config {
 		DataDir:  "./data",
 		Bind:     "0.0.0.0",
 		Ports:    PortsConfig{Gossip: 7946, Raft: 7000},
-		HTTP:     HTTPConfig{Addr: "127.0.0.1:7070"},
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:7070", LeaderWait: 5 * time.Second},
+		KV:       KVConfig{MaxValueBytes: 512 << 10},
 		Server:   true,
 		LogLevel: "info",
 		Gossip:   GossipConfig{Profile: "lan"},
@@ -239,10 +249,14 @@ func LoopbackConfig(nodeID, dataDir string) Config {
 		JoinBackoffMax:          time.Second,
 		RejoinInterval:          time.Second,
 		ShutdownTimeout:         5 * time.Second,
-		WriteTimeout:            3 * time.Second,
 	}
+	c.HTTP.LeaderWait = 3 * time.Second
 	return c
 }
+
+// MaxValueLimit is the largest kv.max_value_bytes allowed: a value travels
+// in one Raft log entry, and entries of many megabytes stall replication.
+const MaxValueLimit = 16 << 20
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
@@ -278,6 +292,12 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort("http.addr", c.HTTP.Addr); err != nil {
 		return err
+	}
+	if c.HTTP.LeaderWait <= 0 {
+		return fieldErr("http.leader_wait", "must be positive")
+	}
+	if c.KV.MaxValueBytes < 1 || c.KV.MaxValueBytes > MaxValueLimit {
+		return fieldErr("kv.max_value_bytes", "must be between 1 and %d, got %d", MaxValueLimit, c.KV.MaxValueBytes)
 	}
 	if c.HTTP.TLS && !c.TLS.Enable {
 		return fieldErr("http.tls", "needs tls.enable = true and its certificate files")

@@ -14,8 +14,8 @@ import (
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/agent/agenttest"
+	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/internal/testutil"
-	"github.com/clusteragent/agent/raftnode"
 )
 
 // lanConfig is a production configuration (LAN gossip profile, Raft
@@ -126,7 +126,7 @@ func measureMembership(b *testing.B) membershipTimes {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		m, _ := raftnode.NewMutation("noop", nil)
+		m, _ := kv.PutMutation("test/probe", []byte("x"), nil)
 		_, err := l.Raft().Apply(ctx, m)
 		return err == nil
 	})

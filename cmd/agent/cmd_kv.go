@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"unicode"
@@ -47,7 +48,7 @@ func kvPath(key string) string {
 
 func (c *cli) cmdKVPut(args []string) int {
 	cc := c.newClientCmd("agent kv put", "[flags] KEY VALUE",
-		"Sets KEY to VALUE once the write is committed. VALUE - reads the value from\nstdin. With -cas, the write happens only if the key's modify index is INDEX\n(0: only if the key does not exist).", false)
+		"Sets KEY to VALUE once the write is committed. VALUE - reads the value from\nstdin; @FILE reads it from FILE (\\@ starts a literal @). With -cas, the write\nhappens only if the key's modify index is INDEX (0: only if the key is absent).", false)
 	cas := cc.fs.Int64("cas", -1, "compare-and-set: write only if the key's modify index is `INDEX` (0: only if absent)")
 	cc.minArgs, cc.maxArgs, cc.argsHelp = 2, 2, "two arguments, KEY and VALUE"
 	pos, api, code, ok := c.start(cc, args)
@@ -55,8 +56,18 @@ func (c *cli) cmdKVPut(args []string) int {
 		return code
 	}
 	var body io.Reader = strings.NewReader(pos[1])
-	if pos[1] == "-" {
+	switch {
+	case pos[1] == "-":
 		body = c.stdin
+	case strings.HasPrefix(pos[1], "@"):
+		f, err := os.Open(pos[1][1:])
+		if err != nil {
+			return c.fail(fmt.Errorf("value file: %w", err))
+		}
+		defer f.Close()
+		body = f
+	case strings.HasPrefix(pos[1], `\@`):
+		body = strings.NewReader(pos[1][1:])
 	}
 	q := url.Values{}
 	if *cas >= 0 {

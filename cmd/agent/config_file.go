@@ -45,6 +45,7 @@ var fileKeys = []fileKey{
 	{"http.addr", func(c *agent.Config) any { return &c.HTTP.Addr }},
 	{"http.token", func(c *agent.Config) any { return &c.HTTP.Token }},
 	{"http.tls", func(c *agent.Config) any { return &c.HTTP.TLS }},
+	{"http.leader_wait", func(c *agent.Config) any { return &c.HTTP.LeaderWait }},
 	{"gossip.encrypt", func(c *agent.Config) any { return &c.Gossip.Encrypt }},
 	{"gossip.profile", func(c *agent.Config) any { return &c.Gossip.Profile }},
 	{"tls.enable", func(c *agent.Config) any { return &c.TLS.Enable }},
@@ -63,6 +64,7 @@ var fileKeys = []fileKey{
 	{"autopilot.max_trailing_logs", func(c *agent.Config) any { return &c.Autopilot.MaxTrailingLogs }},
 	{"autopilot.min_quorum", func(c *agent.Config) any { return &c.Autopilot.MinQuorum }},
 	{"autopilot.max_voters", func(c *agent.Config) any { return &c.Autopilot.MaxVoters }},
+	{"kv.max_value_bytes", func(c *agent.Config) any { return &c.KV.MaxValueBytes }},
 }
 
 // fileError is a config file problem at a line, naming the key when there is one.

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/clusteragent/agent/agent/httpapi"
+	"github.com/clusteragent/agent/agent/kv"
+	"github.com/clusteragent/agent/raftnode"
+)
+
+// errNoKV: the agent runs a state machine other than the key/value store.
+var errNoKV = fmt.Errorf("%w: this agent runs a custom state machine; the key/value API is off", httpapi.ErrBadRequest)
+
+func (b backend) KVGet(ctx context.Context, key string, stale bool) (httpapi.KVEntry, httpapi.ReadMeta, error) {
+	meta, err := b.a.prepareRead(ctx, stale)
+	if err != nil {
+		return httpapi.KVEntry{}, meta, err
+	}
+	if err := b.a.checkKey(key); err != nil {
+		return httpapi.KVEntry{}, meta, err
+	}
+	e, ok := b.a.kv.Get(key)
+	if !ok {
+		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q", httpapi.ErrNotFound, key)
+	}
+	return toAPIEntry(e), meta, nil
+}
+
+func (b backend) KVList(ctx context.Context, prefix string, stale bool) ([]httpapi.KVEntry, httpapi.ReadMeta, error) {
+	meta, err := b.a.prepareRead(ctx, stale)
+	if err != nil {
+		return nil, meta, err
+	}
+	entries := b.a.kv.List(prefix)
+	out := make([]httpapi.KVEntry, len(entries))
+	for i, e := range entries {
+		out[i] = toAPIEntry(e)
+	}
+	return out, meta, nil
+}
+
+func (b backend) KVPut(ctx context.Context, key string, value []byte, cas *uint64) (httpapi.KVWrite, error) {
+	a := b.a
+	if err := a.checkKey(key); err != nil {
+		return httpapi.KVWrite{}, err
+	}
+	if err := kv.ValidateValue(value, a.kvLimits()); err != nil {
+		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrTooLarge, err)
+	}
+	m, err := kv.PutMutation(key, value, cas)
+	if err != nil {
+		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
+	}
+	return a.kvWrite(ctx, m)
+}
+
+func (b backend) KVDelete(ctx context.Context, key string, cas *uint64) (httpapi.KVWrite, error) {
+	a := b.a
+	if err := a.checkKey(key); err != nil {
+		return httpapi.KVWrite{}, err
+	}
+	m, err := kv.DeleteMutation(key, cas)
+	if err != nil {
+		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
+	}
+	return a.kvWrite(ctx, m)
+}
+
+// prepareRead makes a read linearizable unless it is stale: leadership is
+// verified and the local state machine has applied everything committed at
+// that moment, so the answer reflects every write acknowledged before the
+// read began. On a follower it returns ErrNotLeader and the HTTP layer
+// forwards the read to the leader.
+func (a *Agent) prepareRead(ctx context.Context, stale bool) (httpapi.ReadMeta, error) {
+	if a.kv == nil {
+		return httpapi.ReadMeta{}, errNoKV
+	}
+	if a.raft == nil {
+		if stale {
+			return httpapi.ReadMeta{}, fmt.Errorf("%w: a gossip-only member holds no data; drop ?stale to read through a server", httpapi.ErrBadRequest)
+		}
+		return httpapi.ReadMeta{}, httpapi.ErrNotLeader
+	}
+	if !stale {
+		if !a.raft.IsLeader() {
+			return a.readMeta(false), httpapi.ErrNotLeader
+		}
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.LeaderWait)
+		defer cancel()
+		if err := a.raft.LinearizableRead(rctx); err != nil {
+			return a.readMeta(false), a.mapWriteErr(err, "read")
+		}
+	}
+	return a.readMeta(stale), nil
+}
+
+func (a *Agent) readMeta(stale bool) httpapi.ReadMeta {
+	st := a.raft.Status()
+	return httpapi.ReadMeta{Index: st.AppliedIndex, KnownLeader: st.LeaderID != "", LastContact: st.LastContact, Stale: stale}
+}
+
+// kvWrite proposes m on the leader and waits until it is committed and
+// applied, bounded by http.leader_wait.
+func (a *Agent) kvWrite(ctx context.Context, m raftnode.Mutation) (httpapi.KVWrite, error) {
+	if a.kv == nil {
+		return httpapi.KVWrite{}, errNoKV
+	}
+	if a.raft == nil || !a.raft.IsLeader() {
+		return httpapi.KVWrite{}, httpapi.ErrNotLeader
+	}
+	data, err := m.Encode()
+	if err != nil {
+		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.LeaderWait)
+	defer cancel()
+	res, err := a.raft.Propose(wctx, data)
+	if err != nil {
+		return httpapi.KVWrite{}, a.mapWriteErr(err, "write")
+	}
+	switch r := res.Response.(type) {
+	case kv.Result:
+		return httpapi.KVWrite{OK: r.OK, Index: r.Index}, nil
+	case error:
+		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, r)
+	}
+	return httpapi.KVWrite{}, fmt.Errorf("unexpected state machine response %T", res.Response)
+}
+
+// mapWriteErr turns Raft errors into the API's: lost leadership is
+// forwarded by the HTTP layer; a timeout is a 503 that says the outcome of
+// a write is unknown (it may still commit), which is the truth.
+func (a *Agent) mapWriteErr(err error, what string) error {
+	switch {
+	case errors.Is(err, raftnode.ErrNotLeader):
+		return httpapi.ErrNotLeader
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s not confirmed by a quorum within %s; a write may still commit", httpapi.ErrUnavailable, what, a.cfg.HTTP.LeaderWait)
+	}
+	return mapRaftErr(err)
+}
+
+func (a *Agent) checkKey(key string) error {
+	if err := kv.ValidateKey(key, a.kvLimits()); err != nil {
+		return fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
+	}
+	return nil
+}
+
+// storeLimits are the limits the state machine enforces in Apply. They must
+// be the same on every server, whatever each one's configuration says, or a
+// write one replica accepts could be refused by another and the replicas
+// would diverge for good. So Apply enforces the widest value limit any
+// configuration allows, and the configured kv.max_value_bytes is enforced
+// before proposing (kvLimits).
+func storeLimits() kv.Limits {
+	l := kv.DefaultLimits()
+	l.MaxValueBytes = MaxValueLimit
+	return l
+}
+
+// kvLimits are this agent's configured limits, checked on the write path.
+func (a *Agent) kvLimits() kv.Limits {
+	l := kv.DefaultLimits()
+	l.MaxValueBytes = a.cfg.KV.MaxValueBytes
+	return l
+}
+
+func toAPIEntry(e kv.Entry) httpapi.KVEntry {
+	return httpapi.KVEntry{Key: e.Key, Value: e.Value, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex}
+}
