@@ -296,6 +296,12 @@ func (a *Agent) startGossip(advertise string) error {
 		}
 		gcfg.SecretKey = key
 	}
+	if gcfg.Profile == "lan" {
+		// memberlist's LAN profile waits 10s on a TCP dial or push/pull. On
+		// a LAN a live peer answers in milliseconds; the long wait only
+		// delays joins and shutdowns stuck on peers that are gone.
+		gcfg.TCPTimeout = 3 * time.Second
+	}
 	t := a.cfg.Tuning
 	gcfg.ProbeInterval, gcfg.ProbeTimeout, gcfg.GossipInterval = t.GossipProbeInterval, t.GossipProbeTimeout, t.GossipInterval
 	gcfg.PushPullInterval, gcfg.SuspicionMult = t.GossipPushPullInterval, t.GossipSuspicionMult
@@ -412,7 +418,9 @@ func (a *Agent) handOffLeadership(ctx context.Context) {
 	if a.raft == nil || !a.raft.IsLeader() || a.otherVoters(ctx) == 0 || !a.healthyVoterBesidesMe() {
 		return
 	}
-	tctx, cancel := context.WithTimeout(ctx, a.shutdownTimeout())
+	// A transfer to a live voter completes within an election timeout or
+	// two; waiting longer only delays a shutdown whose peers are going too.
+	tctx, cancel := context.WithTimeout(ctx, min(a.shutdownTimeout(), time.Duration(a.cfg.Raft.Multiplier)*3*time.Second))
 	defer cancel()
 	if err := a.raft.TransferLeadership(tctx, ""); err != nil {
 		a.logger.Warn("leadership transfer before shutdown failed", "error", err)
@@ -445,7 +453,10 @@ func (a *Agent) healthyVoterBesidesMe() bool {
 		return true
 	}
 	for id, s := range st.Servers {
-		if string(id) != a.NodeID() && s.HasVotingRights() && s.Health.Healthy {
+		if string(id) == a.NodeID() || !s.HasVotingRights() || !s.Health.Healthy {
+			continue
+		}
+		if m, ok := a.gossip.Member(string(id)); ok && m.Status == discovery.StatusAlive {
 			return true
 		}
 	}

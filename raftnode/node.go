@@ -208,6 +208,9 @@ func (n *Node) close() error {
 		if !n.inflight.wait(closeGrace) {
 			n.logger.Warn("closing with raft operations still pending")
 		}
+		if n.stream != nil {
+			n.stream.stopDials() // no new connections: shutdown need not wait out dials to dead peers
+		}
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("raftnode: shutdown raft: %w", err))
 		}

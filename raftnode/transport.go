@@ -56,6 +56,12 @@ type streamLayer struct {
 	closed bool
 	conns  map[net.Conn]struct{}
 
+	// dialCtx ends when the node closes, cutting dials in flight: raft's
+	// shutdown waits for its RPC goroutines, and one dialing a peer that is
+	// gone would otherwise hold it for the whole dial timeout.
+	dialCtx   context.Context
+	stopDials context.CancelFunc
+
 	// handshakeFailures counts refused TLS handshakes on accepted
 	// connections: a peer with a bad certificate shows up here.
 	handshakeFailures atomic.Uint64
@@ -82,6 +88,7 @@ func newStreamLayer(o *Options, logger hclog.Logger) (*streamLayer, error) {
 	}
 	tlsc := o.TLS
 	s := &streamLayer{ln: ln, advertise: adv, tls: tlsc, dial: dial, logger: logger, conns: make(map[net.Conn]struct{})}
+	s.dialCtx, s.stopDials = context.WithCancel(context.Background())
 	if tlsc != nil {
 		s.incoming = tlsc.IncomingConfig()
 	}
@@ -137,7 +144,7 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 // Dial connects to a peer; with TLS it completes the handshake before
 // returning so certificate problems surface as dial errors in raft's logs.
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(s.dialCtx, timeout)
 	defer cancel()
 	c, err := s.dial(ctx, "tcp", string(address))
 	if err != nil {
@@ -186,6 +193,7 @@ func (s *streamLayer) Close() error {
 	conns := s.conns
 	s.conns = nil
 	s.mu.Unlock()
+	s.stopDials()
 
 	err := s.ln.Close()
 	for c := range conns {
