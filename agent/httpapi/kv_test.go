@@ -157,13 +157,22 @@ func TestKVNoLeaderAnswers503WithinTheWait(t *testing.T) {
 }
 
 func TestKVNeedsToken(t *testing.T) {
-	srv := startServer(t, &fakeBackend{leader: true}, Config{Token: "s3cret"})
+	b := &fakeBackend{leader: true}
+	srv := startServer(t, b, Config{Token: "s3cret"})
 	if res := call(t, srv, "PUT", "/v1/kv/k", nil, strings.NewReader("v")); res.code != 401 {
 		t.Errorf("no token: %d", res.code)
 	}
 	if res := call(t, srv, "PUT", "/v1/kv/k", map[string]string{"Authorization": "Bearer nope"}, strings.NewReader("v")); res.code != 403 {
 		t.Errorf("wrong token: %d", res.code)
 	}
+	if res := call(t, srv, "DELETE", "/v1/kv/k", map[string]string{"Authorization": "Bearer s3cret!"}, nil); res.code != 403 {
+		t.Errorf("token with a suffix: %d", res.code)
+	}
+	b.set(func(f *fakeBackend) {
+		if f.kv != nil && f.kv.writes != 0 {
+			t.Errorf("%d writes reached the store without a valid token", f.kv.writes)
+		}
+	})
 	if res := call(t, srv, "PUT", "/v1/kv/k", map[string]string{"Authorization": "Bearer s3cret"}, strings.NewReader("v")); res.code != 200 {
 		t.Errorf("right token: %d %s", res.code, res.body)
 	}
