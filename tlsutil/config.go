@@ -32,6 +32,15 @@ type Config struct {
 	// chaining to the CA). Empty means "any certificate from our CA", which
 	// is the right default because peers are dialed by IP address.
 	ServerName string
+	// ServerNames, when not empty, is an allow-list for mutual TLS between
+	// agents (IncomingConfig and OutgoingConfig, in both directions): a
+	// peer's certificate must chain to the CA and carry one of these names
+	// as a DNS SAN or as its subject common name. An entry "*.suffix"
+	// matches exactly one leftmost label. Matching ignores case. Empty (the
+	// default) accepts any certificate from the CA. It is swapped together
+	// with the rest of the material by Update. The client-facing HTTPS
+	// configs ignore it: CLI certificates need not name a server.
+	ServerNames []string
 }
 
 // DefaultConfig returns a Config with the default minimum version and no
@@ -55,7 +64,7 @@ func (c *Config) Validate() error {
 	if _, err := parseMinVersion(c.MinVersion); err != nil {
 		return err
 	}
-	return nil
+	return ValidateServerNames(c.ServerNames)
 }
 
 // parseMinVersion maps the MinVersion string to a crypto/tls constant.

@@ -60,29 +60,39 @@ func (c *Configurator) Certificate() *x509.Certificate {
 }
 
 // IncomingConfig returns a server-side config that requires a client
-// certificate chaining to the CA. The certificate, trust pool and minimum
-// version are looked up per handshake, so Reload affects it. Session tickets
-// are off: a resumed session would skip client-certificate verification and
-// let a peer whose CA was rotated out back in.
+// certificate chaining to the CA and, when Config.ServerNames is set,
+// carrying an allowed name. The certificate, trust pool, allow-list and
+// minimum version are looked up per handshake, so Reload and Update affect
+// it. Session tickets are off: a resumed session would skip
+// client-certificate verification and let a peer whose CA was rotated out
+// back in.
 func (c *Configurator) IncomingConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion:     c.current.Load().minVersion,
-		GetCertificate: c.getCertificate,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return c.serverConfig(tls.RequireAndVerifyClientCert), nil
-		},
-	}
+	return c.incoming(tls.RequireAndVerifyClientCert, true)
 }
 
 // IncomingHTTPSConfig is IncomingConfig for the client-facing HTTP API:
 // clients such as the CLI need not present a certificate, but one that is
-// presented must chain to the CA.
+// presented must chain to the CA. Config.ServerNames does not apply: it
+// names servers, and API clients are operators.
 func (c *Configurator) IncomingHTTPSConfig() *tls.Config {
+	return c.incoming(tls.VerifyClientCertIfGiven, false)
+}
+
+// IncomingHTTPSConfigRequireClientCert is IncomingHTTPSConfig for an API
+// that only certificate holders may use: a client certificate chaining to
+// the CA is required. Config.ServerNames does not apply either.
+func (c *Configurator) IncomingHTTPSConfigRequireClientCert() *tls.Config {
+	return c.incoming(tls.RequireAndVerifyClientCert, false)
+}
+
+// incoming builds a server-side config whose real settings are chosen per
+// handshake from the current material.
+func (c *Configurator) incoming(auth tls.ClientAuthType, peerNames bool) *tls.Config {
 	return &tls.Config{
 		MinVersion:     c.current.Load().minVersion,
 		GetCertificate: c.getCertificate,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return c.serverConfig(tls.VerifyClientCertIfGiven), nil
+			return c.serverConfig(auth, peerNames), nil
 		},
 	}
 }
@@ -110,7 +120,12 @@ func (c *Configurator) OutgoingConfig() *tls.Config {
 			return c.current.Load().cert, nil
 		},
 		VerifyPeerCertificate: func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
-			return verifyChain(rawCerts, c.current.Load().pool, x509.ExtKeyUsageServerAuth, serverName)
+			m := c.current.Load() // one snapshot: pool and allow-list from the same load
+			leaf, err := verifyChain(rawCerts, m.pool, x509.ExtKeyUsageServerAuth, serverName)
+			if err != nil {
+				return err
+			}
+			return m.allow.check(leaf)
 		},
 	}
 }
@@ -121,10 +136,12 @@ func (c *Configurator) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 }
 
 // serverConfig builds the per-handshake server config from the current
-// material.
-func (c *Configurator) serverConfig(auth tls.ClientAuthType) *tls.Config {
+// material. With peerNames, a client certificate must also pass the
+// allow-list; crypto/tls has verified its chain by the time VerifyConnection
+// runs.
+func (c *Configurator) serverConfig(auth tls.ClientAuthType, peerNames bool) *tls.Config {
 	m := c.current.Load()
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:             m.minVersion,
 		CipherSuites:           cipherSuites,
 		Certificates:           []tls.Certificate{*m.cert},
@@ -132,6 +149,15 @@ func (c *Configurator) serverConfig(auth tls.ClientAuthType) *tls.Config {
 		ClientCAs:              m.pool,
 		SessionTicketsDisabled: true,
 	}
+	if peerNames && m.allow != nil {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return ErrNoPeerCertificate
+			}
+			return m.allow.check(cs.PeerCertificates[0])
+		}
+	}
+	return cfg
 }
 
 // logLoaded reports what was loaded and warns about imminent expiry.
@@ -141,6 +167,12 @@ func (c *Configurator) logLoaded(m *material) {
 	if left := time.Until(m.leaf.NotAfter); left < expiryWarning {
 		c.logger.Warn("certificate expires soon", "subject", m.leaf.Subject.CommonName,
 			"expires_in", left.Round(time.Minute).String())
+	}
+	if !m.allow.permits(m.leaf) {
+		// Not fatal: the list is about peers. But peers with the same list
+		// will refuse this node, so say so before they do.
+		c.logger.Warn("this node's certificate carries none of the allowed server names; peers with the same list will refuse it",
+			"subject", m.leaf.Subject.CommonName, "dns_names", m.leaf.DNSNames, "server_names", m.allow.entries)
 	}
 }
 

@@ -12,7 +12,10 @@
 //
 // Peers are authenticated by their chain to the private CA, not by host
 // name: nodes are dialed by IP address and certificates name node IDs. See
-// Configurator.OutgoingConfig.
+// Configurator.OutgoingConfig. Config.ServerNames narrows that to
+// certificates carrying an allowed name (exact or "*.suffix"), checked on
+// both sides of every agent-to-agent handshake against the allow-list in
+// force at that moment.
 //
 // The package depends on the standard library and hclog only.
 package tlsutil

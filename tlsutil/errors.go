@@ -22,4 +22,7 @@ var (
 	ErrBadUsage = errors.New("certificate usage not allowed")
 	// ErrNoPeerCertificate means the remote side presented no certificate.
 	ErrNoPeerCertificate = errors.New("peer presented no certificate")
+	// ErrNameNotAllowed means a peer's certificate chains to the CA but
+	// carries none of the names in Config.ServerNames.
+	ErrNameNotAllowed = errors.New("certificate name not in the server-name allow-list")
 )

@@ -22,6 +22,7 @@ type material struct {
 	leaf       *x509.Certificate
 	pool       *x509.CertPool
 	minVersion uint16
+	allow      *allowList // nil: any certificate from the CA
 }
 
 // loadMaterial reads and cross-checks the three files. It returns either a
@@ -32,6 +33,7 @@ func loadMaterial(cfg Config, now time.Time) (*material, error) {
 		return nil, err
 	}
 	minVersion, _ := parseMinVersion(cfg.MinVersion)
+	allow, _ := parseAllowList(cfg.ServerNames) // validated above
 	pool, err := loadCAFile(cfg.CAFile)
 	if err != nil {
 		return nil, err
@@ -64,7 +66,7 @@ func loadMaterial(cfg Config, now time.Time) (*material, error) {
 	if err := checkLeaf(leaf, pair.Certificate[1:], pool, now); err != nil {
 		return nil, fmt.Errorf("cert_file %s (ca_file %s): %w", cfg.CertFile, cfg.CAFile, err)
 	}
-	return &material{cert: &pair, leaf: leaf, pool: pool, minVersion: minVersion}, nil
+	return &material{cert: &pair, leaf: leaf, pool: pool, minVersion: minVersion, allow: allow}, nil
 }
 
 // readPEMFile reads a file, naming the config key and path on failure.
@@ -212,16 +214,17 @@ func classifyVerifyError(err error) error {
 }
 
 // verifyChain checks a peer's raw certificate chain against the pool for one
-// usage; it is the handshake-time twin of checkLeaf.
-func verifyChain(rawCerts [][]byte, pool *x509.CertPool, usage x509.ExtKeyUsage, dnsName string) error {
+// usage and returns the parsed leaf; it is the handshake-time twin of
+// checkLeaf.
+func verifyChain(rawCerts [][]byte, pool *x509.CertPool, usage x509.ExtKeyUsage, dnsName string) (*x509.Certificate, error) {
 	if len(rawCerts) == 0 {
-		return ErrNoPeerCertificate
+		return nil, ErrNoPeerCertificate
 	}
 	certs := make([]*x509.Certificate, 0, len(rawCerts))
 	for _, der := range rawCerts {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return fmt.Errorf("peer certificate does not parse: %w", err)
+			return nil, fmt.Errorf("peer certificate does not parse: %w", err)
 		}
 		certs = append(certs, c)
 	}
@@ -233,12 +236,12 @@ func verifyChain(rawCerts [][]byte, pool *x509.CertPool, usage x509.ExtKeyUsage,
 		Roots: pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage},
 	})
 	if err != nil {
-		return fmt.Errorf("peer %q: %w", certs[0].Subject.CommonName, classifyVerifyError(err))
+		return nil, fmt.Errorf("peer %q: %w", certs[0].Subject.CommonName, classifyVerifyError(err))
 	}
 	if dnsName != "" {
 		if err := certs[0].VerifyHostname(dnsName); err != nil {
-			return fmt.Errorf("peer %q: %w", certs[0].Subject.CommonName, err)
+			return nil, fmt.Errorf("peer %q: %w", certs[0].Subject.CommonName, err)
 		}
 	}
-	return nil
+	return certs[0], nil
 }

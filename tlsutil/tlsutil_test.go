@@ -253,7 +253,7 @@ func TestHandshakeRefusedWithExpiredCert(t *testing.T) {
 	}
 
 	// An expired server certificate is refused by the client.
-	server := a.serverConfig(tls.RequireAndVerifyClientCert)
+	server := a.serverConfig(tls.RequireAndVerifyClientCert, true)
 	server.Certificates = []tls.Certificate{expired}
 	_, _, cliErr := exchange(t, server, a.OutgoingConfig())
 	if cliErr == nil || !errors.Is(cliErr, ErrExpired) && !strings.Contains(cliErr.Error(), "expired") {
