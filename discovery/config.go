@@ -65,8 +65,15 @@ type Config struct {
 	// Meta is the initial local metadata; Meta.ID is forced to NodeID.
 	Meta Meta
 	// SecretKey is an optional 16, 24 or 32-byte AES-GCM gossip key. Nodes
-	// with another key (or none) cannot talk to this one.
+	// with another key (or none) cannot talk to this one. With DataDir set it
+	// only seeds DataDir/gossip/keyring.json: once that file exists, it wins
+	// (it holds the keys rotated in with InstallKey, UseKey and RemoveKey).
 	SecretKey []byte
+	// AllowUnencrypted turns off the verification of gossip encryption: this
+	// node sends in the clear and accepts both clear and encrypted gossip.
+	// It exists only to convert a running cluster to encryption node by node
+	// and is logged as a warning while on. Default false.
+	AllowUnencrypted bool
 	// DataDir, when set, holds gossip/peers.json: the last known members, used
 	// to rejoin after a restart when the seeds are gone.
 	DataDir string
@@ -338,8 +345,8 @@ func (c Config) memberlistConfig() (*memberlist.Config, error) {
 			return nil, fieldErr("SecretKey", "%v", err)
 		}
 		mc.Keyring = kr
-		mc.GossipVerifyIncoming = true
-		mc.GossipVerifyOutgoing = true
+		mc.GossipVerifyIncoming = !c.AllowUnencrypted
+		mc.GossipVerifyOutgoing = !c.AllowUnencrypted
 	}
 	return mc, nil
 }

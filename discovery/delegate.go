@@ -19,8 +19,8 @@ import (
 // need, update the member table under its own short lock and enqueue with a
 // non-blocking send. Lock order is memberlist's node lock, then ours.
 
-// nodeDelegate serves the local metadata. The user-message and state-sync
-// hooks are unused.
+// nodeDelegate serves the local metadata and receives the keyring user
+// messages. The broadcast and state-sync hooks are unused.
 type nodeDelegate struct{ g *Gossip }
 
 var _ memberlist.Delegate = nodeDelegate{}
@@ -37,8 +37,10 @@ func (d nodeDelegate) NodeMeta(limit int) []byte {
 	return slices.Clone(b)
 }
 
-// NotifyMsg ignores user messages: this package sends none.
-func (nodeDelegate) NotifyMsg([]byte) {}
+// NotifyMsg receives keyring requests and replies. memberlist reuses the
+// buffer and calls this on its receive goroutines, so it only copies the
+// message and queues it for a worker, never blocking.
+func (d nodeDelegate) NotifyMsg(b []byte) { d.g.enqueueUserMsg(b) }
 
 // GetBroadcasts has nothing to broadcast.
 func (nodeDelegate) GetBroadcasts(int, int) [][]byte { return nil }

@@ -59,6 +59,29 @@
 // logged at warn with both IDs. A node with no cluster ID yet can join any
 // pool.
 //
+// # Keyring and rotation
+//
+// The keys live in memberlist's keyring: the primary encrypts what this
+// node sends, and every key is tried on what it receives. With DataDir set
+// the keyring is kept in DataDir/gossip/keyring.json (0600, written
+// atomically before the ring changes); at start the file wins over
+// SecretKey, which only seeds it, so a restart keeps rotated keys.
+// ListKeys, InstallKey, UseKey and RemoveKey act on this node; KeyringOp
+// acts on every live member, as Consul's keyring does: install everywhere,
+// then use everywhere, then remove the old key everywhere. use and remove
+// first list the keys everywhere and change nothing when a member lacks the
+// key or still encrypts with it. Requests and replies are memberlist user
+// messages over TCP, encrypted like all gossip; NotifyMsg only queues them
+// for a worker. Requests are accepted only from a live member of this
+// node's cluster that sends its current cluster ID. Only install carries a
+// key; the other messages name keys by their SHA-256, and logs and errors
+// show only its first 8 hex digits (KeyFingerprint).
+//
+// AllowUnencrypted turns verification off (clear gossip is sent and both
+// forms accepted) so a running cluster can be converted to encryption one
+// node at a time; it is logged as a warning, and install is refused while
+// it is on because the key would travel in the clear.
+//
 // # Remembered members
 //
 // With DataDir set, the gossip addresses of known members (alive or dead, not

@@ -36,6 +36,35 @@ var (
 	// ErrInvalidPeersFile is returned when the remembered-members file cannot be
 	// decoded.
 	ErrInvalidPeersFile = errors.New("discovery: invalid remembered peers file")
+
+	// ErrInvalidKey is returned for a gossip key that is not base64 of 16, 24
+	// or 32 bytes. The message says which; it never contains the key.
+	ErrInvalidKey = errors.New("discovery: invalid gossip key")
+
+	// ErrEncryptionDisabled is returned by keyring operations on a node that
+	// runs without gossip encryption (no key configured and no keyring file).
+	ErrEncryptionDisabled = errors.New("discovery: gossip encryption is not enabled")
+
+	// ErrKeyNotInstalled is returned when a key must be installed first (use).
+	ErrKeyNotInstalled = errors.New("discovery: key is not installed")
+
+	// ErrRemovePrimary is returned when asked to remove a key that is the
+	// primary (the one messages are encrypted with): make another key primary
+	// with use first.
+	ErrRemovePrimary = errors.New("discovery: cannot remove the primary key")
+
+	// ErrUnencryptedTransport is returned when an operation would send key
+	// material while this node sends gossip unencrypted (AllowUnencrypted).
+	ErrUnencryptedTransport = errors.New("discovery: outgoing gossip is not encrypted")
+
+	// ErrKeyringMembers is returned by KeyringOp when some members failed or
+	// did not answer; the message lists them. Members that succeeded keep the
+	// change, and repeating the operation is safe.
+	ErrKeyringMembers = errors.New("discovery: keyring operation failed on some members")
+
+	// ErrInvalidKeyringFile is returned by New when the persisted keyring
+	// cannot be read back.
+	ErrInvalidKeyringFile = errors.New("discovery: invalid keyring file")
 )
 
 // fieldError is an error about one named field, wrapping the sentinel for its

@@ -50,6 +50,9 @@ type Gossip struct {
 	dirty    chan struct{}
 	refusals *refusalLog
 
+	keys    *keyring        // set up by createMemberlist
+	queries *keyringQueries // cluster-wide keyring operations
+
 	// ctx is cancelled first on Shutdown so in-flight DNS lookups and join
 	// loops stop promptly; wg tracks every goroutine this package starts.
 	ctx       context.Context
@@ -92,8 +95,13 @@ func New(cfg Config) (*Gossip, error) {
 		g.wg.Add(1)
 		go g.persistLoop()
 	}
+	g.keyringWorkers()
 	g.logger.Info("gossip listening", "node_id", cfg.NodeID, "addr", g.Addr(), "profile", cfg.Profile,
-		"encrypted", len(cfg.SecretKey) > 0)
+		"encrypted", g.EncryptionEnabled())
+	if cfg.AllowUnencrypted {
+		g.logger.Warn("allow_unencrypted is on: this node sends gossip unencrypted and accepts unencrypted gossip; " +
+			"turn it off once every node has the key")
+	}
 	return g, nil
 }
 
@@ -114,6 +122,7 @@ func newGossip(cfg Config) (*Gossip, error) {
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
+		queries:  newKeyringQueries(),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -133,6 +142,9 @@ func newGossip(cfg Config) (*Gossip, error) {
 func (g *Gossip) createMemberlist() error {
 	mc, err := g.cfg.memberlistConfig()
 	if err != nil {
+		return err
+	}
+	if err := g.setupKeyring(mc); err != nil {
 		return err
 	}
 	mc.Logger = g.logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
