@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,6 +48,10 @@ type Agent struct {
 	gossip *discovery.Gossip
 	pilot  *autopilot.Manager
 	peers  *peerClient
+
+	// tlsReload is set by startTLS; atomic because Reload may be called
+	// from any goroutine, even while Start runs.
+	tlsReload atomic.Pointer[tlsReloader]
 
 	httpLn   net.Listener
 	httpSrv  *http.Server
@@ -173,11 +178,8 @@ func (a *Agent) start(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.TLS.Enable {
-		a.tls, err = tlsutil.NewConfigurator(tlsutil.Config{
-			CAFile: a.cfg.TLS.CAFile, CertFile: a.cfg.TLS.CertFile, KeyFile: a.cfg.TLS.KeyFile, MinVersion: a.cfg.TLS.MinVersion,
-		}, a.logger.Named("tls"))
-		if err != nil {
-			return fmt.Errorf("tls: %w", err)
+		if err := a.startTLS(); err != nil {
+			return err
 		}
 	}
 	a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls)
@@ -296,6 +298,7 @@ func (a *Agent) startGossip(advertise string) error {
 		}
 		gcfg.SecretKey = key
 	}
+	gcfg.AllowUnencrypted = a.cfg.Gossip.AllowUnencrypted
 	if gcfg.Profile == "lan" {
 		// memberlist's LAN profile waits 10s on a TCP dial or push/pull. On
 		// a LAN a live peer answers in milliseconds; the long wait only

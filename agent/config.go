@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/clusteragent/agent/tlsutil"
 )
 
 // Config is everything an agent needs to run. cmd/agent builds it from the HCL
@@ -91,6 +93,9 @@ type HTTPConfig struct {
 	Token string
 	// TLS (http.tls) serves the client API over HTTPS with the tls block's material.
 	TLS bool
+	// VerifyClient (http.verify_client) makes the HTTPS client API require a
+	// client certificate signed by the tls block's CA. Needs http.tls. Default false.
+	VerifyClient bool
 	// LeaderWait (http.leader_wait): how long writes and linearizable reads
 	// wait for a leader to be elected before answering 503. Default 5s.
 	LeaderWait time.Duration
@@ -105,9 +110,15 @@ type KVConfig struct {
 // GossipConfig is the gossip block.
 type GossipConfig struct {
 	// Encrypt (gossip.encrypt) is a base64 16, 24 or 32-byte key; empty disables encryption.
+	// It seeds data_dir/gossip/keyring.json; once that file exists it wins, so
+	// keys rotated with `agent keyring` survive restarts.
 	Encrypt string
 	// Profile (gossip.profile) is lan, wan or local. Default lan.
 	Profile string
+	// AllowUnencrypted (gossip.allow_unencrypted) sends gossip unencrypted and
+	// accepts both forms: only for converting a running cluster to
+	// encryption node by node, and logged as a warning while on. Default false.
+	AllowUnencrypted bool
 }
 
 // TLSConfig is the tls block.
@@ -122,6 +133,11 @@ type TLSConfig struct {
 	KeyFile string
 	// MinVersion (tls.min_version) is tls12 or tls13. Default tls12.
 	MinVersion string
+	// ServerNames (tls.server_names), when not empty, admits to Raft and the
+	// agent-to-agent API only peers whose certificate carries one of these
+	// names (DNS SAN or common name; "*.suffix" matches one label). Empty
+	// (the default): any certificate from the CA.
+	ServerNames []string
 }
 
 // RaftConfig is the raft block.
@@ -176,6 +192,10 @@ type Tuning struct {
 	RejoinInterval time.Duration
 	// ShutdownTimeout bounds the graceful parts of Shutdown. Default 10s.
 	ShutdownTimeout time.Duration
+	// TLSWatchInterval is how often the tls block's files are checked for
+	// changes, which trigger a reload. Default 5s; negative turns the
+	// watcher off (SIGHUP and the API still reload).
+	TLSWatchInterval time.Duration
 }
 
 // DefaultConfig returns the production defaults documented in config.hcl.example.
@@ -302,6 +322,9 @@ func (c *Config) Validate() error {
 	if c.HTTP.TLS && !c.TLS.Enable {
 		return fieldErr("http.tls", "needs tls.enable = true and its certificate files")
 	}
+	if c.HTTP.VerifyClient && !c.HTTP.TLS {
+		return fieldErr("http.verify_client", "needs http.tls = true: client certificates exist only over HTTPS")
+	}
 	for _, j := range c.Join {
 		if j == "" {
 			return fieldErr("join", "an empty address was given")
@@ -397,7 +420,13 @@ func (t TLSConfig) validate() error {
 	default:
 		return fieldErr("tls.min_version", "%q is not one of tls12, tls13", t.MinVersion)
 	}
+	if err := tlsutil.ValidateServerNames(t.ServerNames); err != nil {
+		return fieldErr("tls.server_names", "%v", err)
+	}
 	if !t.Enable {
+		if len(t.ServerNames) > 0 {
+			return fieldErr("tls.server_names", "needs tls.enable = true")
+		}
 		return nil
 	}
 	for key, v := range map[string]string{"tls.ca_file": t.CAFile, "tls.cert_file": t.CertFile, "tls.key_file": t.KeyFile} {

@@ -22,9 +22,14 @@ func (a *Agent) startHTTP() {
 	a.httpSrv = newHTTPServer(api, a.logger.Named("http"))
 	clientLn := a.httpLn
 	if a.cfg.HTTP.TLS && a.tls != nil {
-		// HTTPS for clients: a client certificate is checked when given,
-		// not required, so operators can use curl with -cacert and a token.
-		clientLn = tls.NewListener(clientLn, a.tls.IncomingHTTPSConfig())
+		// HTTPS for clients: by default a client certificate is checked
+		// when given, not required, so operators can use curl with -cacert
+		// and a token; http.verify_client requires one.
+		cfg := a.tls.IncomingHTTPSConfig()
+		if a.cfg.HTTP.VerifyClient {
+			cfg = a.tls.IncomingHTTPSConfigRequireClientCert()
+		}
+		clientLn = tls.NewListener(clientLn, cfg)
 	}
 	a.httpDone = serve(a, a.httpSrv, clientLn, "http")
 	if a.mux != nil {

@@ -21,7 +21,9 @@ type fakeBackend struct {
 	removed    []string
 	transfers  []string
 	leaves     int
-	kv         *fakeKV // created on first use
+	reloads    int
+	kv         *fakeKV      // created on first use
+	keyring    *fakeKeyring // keyring_test.go; created on first use
 }
 
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {
@@ -87,6 +89,16 @@ func (f *fakeBackend) Leave(context.Context) error {
 		return f.err
 	}
 	f.leaves++
+	return nil
+}
+
+func (f *fakeBackend) Reload(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.reloads++
 	return nil
 }
 

@@ -112,6 +112,8 @@ func (s *Server) routes(metrics http.Handler) {
 	s.mux.HandleFunc("POST /v1/raft/transfer-leadership", s.handleTransferLeadership)
 	s.mux.HandleFunc("GET /v1/autopilot/health", s.handleAutopilotHealth)
 	s.mux.HandleFunc("POST /v1/agent/leave", s.handleLeave)
+	s.mux.HandleFunc("POST /v1/agent/reload", s.handleReload)
+	s.keyringRoutes()
 	s.mux.HandleFunc("GET /v1/internal/stats", s.handleServerStats)
 	s.kvRoutes()
 	s.publicRoute("GET /v1/health/live", s.handleLive)

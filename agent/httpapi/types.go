@@ -166,6 +166,17 @@ type Backend interface {
 	Ready() error
 	// Leave starts a graceful leave; the agent exits afterwards.
 	Leave(ctx context.Context) error
+	// Reload re-reads this agent's TLS CA, certificate and key, all or
+	// nothing. ErrBadRequest when TLS is off; any other error (naming the
+	// file at fault) means the old material is still in use.
+	Reload(ctx context.Context) error
+	// Keyring runs a gossip keyring operation (KeyringList, KeyringInstall,
+	// KeyringUse, KeyringRemove) on every live member through this agent;
+	// key is the base64 key ("" for list) and is never logged. ErrBadRequest
+	// for a bad key, ErrConflict when the key is a primary (remove) or not
+	// installed everywhere (use), ErrUnavailable naming the members that
+	// failed or did not answer.
+	Keyring(ctx context.Context, op, key string) (KeyringResponse, error)
 	ServerStats() ServerStats
 	// LeaderHTTPAddr returns the leader's HTTP address for forwarding ("" if unknown).
 	LeaderHTTPAddr() string

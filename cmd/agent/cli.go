@@ -76,7 +76,9 @@ func commands() []*command {
 		}},
 		{name: "kv", synopsis: "Read and write the replicated key/value store", subs: kvCommands()},
 		{name: "leave", synopsis: "Make the agent leave the cluster gracefully and exit", run: (*cli).cmdLeave},
+		{name: "reload", synopsis: "Make the agent reload its TLS certificate, key and CA", run: (*cli).cmdReload},
 		{name: "keygen", synopsis: "Print a new gossip encryption key", run: (*cli).cmdKeygen},
+		{name: "keyring", synopsis: "List, install, use and remove gossip keys on every member", subs: keyringCommands()},
 		{name: "tls", synopsis: "Create a private CA and node certificates", subs: []*command{
 			{name: "ca", synopsis: "Manage the CA", subs: []*command{
 				{name: "create", synopsis: "Create agent-ca.pem and agent-ca-key.pem", run: (*cli).cmdTLSCACreate},

@@ -210,6 +210,13 @@ func (a *apiClient) connError(err error) error {
 	if errors.As(err, &hostErr) {
 		return fmt.Errorf("the agent at %s has a certificate from an unknown CA; pass its CA with -ca-file", a.base.Host)
 	}
+	// crypto/tls reports the server's alerts only as text inside a
+	// "remote error" net.OpError.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" &&
+		(strings.Contains(op.Err.Error(), "certificate required") || strings.Contains(op.Err.Error(), "bad certificate")) {
+		return fmt.Errorf("the agent at %s refused the TLS handshake (%v): it requires a client certificate signed by its CA; pass -client-cert and -client-key", a.base.Host, op.Err)
+	}
 	return fmt.Errorf("cannot reach the agent at %s: %v", a.base.Host, err)
 }
 

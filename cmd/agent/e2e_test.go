@@ -39,9 +39,9 @@ func (b *syncBuffer) String() string {
 var httpAddrInLog = regexp.MustCompile(`agent running: http_addr=(127\.0\.0\.1:\d+)`)
 
 // startDevAgent runs `agent run -dev` in-process on kernel-picked loopback
-// ports and returns its HTTP address, the data dir, the signal channel and
-// the exit code channel.
-func startDevAgent(t *testing.T) (addr, dataDir string, sigCh chan<- os.Signal, exit <-chan int, logs *syncBuffer) {
+// ports, with extra flags appended, and returns its HTTP address, the data
+// dir, the signal channel and the exit code channel.
+func startDevAgent(t *testing.T, extra ...string) (addr, dataDir string, sigCh chan<- os.Signal, exit <-chan int, logs *syncBuffer) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a real agent")
@@ -60,7 +60,7 @@ func startDevAgent(t *testing.T) (addr, dataDir string, sigCh chan<- os.Signal, 
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		done <- c.dispatch([]string{"run", "-dev", "-gossip-port", "0", "-raft-port", "0", "-http-addr", "127.0.0.1:0"})
+		done <- c.dispatch(append([]string{"run", "-dev", "-gossip-port", "0", "-raft-port", "0", "-http-addr", "127.0.0.1:0"}, extra...))
 	}()
 	select {
 	case sigCh = <-sigs:

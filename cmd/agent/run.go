@@ -14,6 +14,8 @@ type runningAgent interface {
 	Shutdown(ctx context.Context) error
 	Done() <-chan struct{}
 	HTTPAddr() string
+	// Reload re-reads the TLS files (SIGHUP).
+	Reload() error
 }
 
 // newAgent builds the real agent. It is the only place cmd/agent reaches

@@ -57,6 +57,9 @@ func (f *fakeAgent) Shutdown(ctx context.Context) error {
 func (f *fakeAgent) Done() <-chan struct{} { return f.done }
 func (f *fakeAgent) HTTPAddr() string      { return "127.0.0.1:7070" }
 
+// Reload answers as an agent without TLS does (the tests run -dev).
+func (f *fakeAgent) Reload() error { return agent.ErrTLSDisabled }
+
 // runHarness runs `agent run` in a goroutine with a fake agent and a
 // signal channel the test drives.
 type runHarness struct {
@@ -126,7 +129,7 @@ func TestRunGracefulShutdownOnSignal(t *testing.T) {
 			if _, err := os.Stat(cfg.DataDir); err != nil {
 				t.Fatalf("dev data dir %s not created: %v", cfg.DataDir, err)
 			}
-			h.sigCh <- syscall.SIGHUP // logged, not fatal
+			h.sigCh <- syscall.SIGHUP // reloads (nothing, without TLS), not fatal
 			h.sigCh <- sig
 			if code := h.waitExit(t); code != 0 {
 				t.Fatalf("exit %d after %s, want 0; stderr: %s", code, sig, h.tc.errOut)
@@ -141,7 +144,7 @@ func TestRunGracefulShutdownOnSignal(t *testing.T) {
 				t.Errorf("-dev did not use DevConfig: %+v", cfg)
 			}
 			log := h.tc.errOut.String()
-			for _, want := range []string{"reload not supported yet", "shutting down", "agent running"} {
+			for _, want := range []string{"SIGHUP: nothing to reload", "shutting down", "agent running"} {
 				if !strings.Contains(log, want) {
 					t.Errorf("log does not mention %q:\n%s", want, log)
 				}

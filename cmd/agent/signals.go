@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"syscall"
 
@@ -12,7 +13,7 @@ import (
 
 // serve starts a and waits until it stops by itself (exit 0), or a SIGINT
 // or SIGTERM asks it to (graceful shutdown; a second signal exits 1 at once).
-// SIGHUP only logs for now.
+// SIGHUP reloads the TLS certificate, key and CA (see reload).
 func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 	sigs := make(chan os.Signal, 4)
 	stop := c.notify(sigs)
@@ -35,7 +36,7 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 			return exitOK
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				logReloadUnsupported(logger)
+				reload(a, logger)
 				continue
 			}
 			logger.Info("shutting down", "signal", s.String())
@@ -58,7 +59,7 @@ func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error,
 			return 0, true
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				logReloadUnsupported(logger)
+				reload(a, logger)
 				continue
 			}
 			logger.Info("signal received while starting, stopping", "signal", s.String())
@@ -96,6 +97,21 @@ func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hc
 	}
 }
 
-func logReloadUnsupported(logger hclog.Logger) {
-	logger.Warn("reload not supported yet; restart the agent to apply changes")
+// reload handles SIGHUP: the agent re-reads its TLS files, all or nothing.
+// Other settings are not reloaded; the log says so, since operators used to
+// other daemons may expect SIGHUP to reread the whole config file.
+func reload(a runningAgent, logger hclog.Logger) {
+	err := a.Reload()
+	switch {
+	case err == nil:
+		logger.Info("SIGHUP: reloaded the tls certificate, key and CA (other settings need a restart)")
+	case errors.Is(err, agent.ErrTLSDisabled):
+		logger.Info("SIGHUP: nothing to reload; tls is not enabled (other settings need a restart)")
+	case errors.Is(err, agent.ErrNotStarted):
+		// The agent has not loaded its TLS files yet; it will read them as
+		// they are now.
+		logger.Info("SIGHUP while starting: the tls files are read as the agent starts")
+	default:
+		logger.Error("SIGHUP: reload failed; the current certificate stays in use", "error", err)
+	}
 }

@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Keyring operations, the op argument of Backend.Keyring.
+const (
+	KeyringList    = "list"
+	KeyringInstall = "install"
+	KeyringUse     = "use"
+	KeyringRemove  = "remove"
+)
+
+// KeyringRequest is the body of POST /v1/agent/keyring/{install,use,remove}.
+// Key is a secret: it is never logged nor echoed in an error.
+type KeyringRequest struct {
+	Key string `json:"key"`
+}
+
+// KeyringResponse is the answer of the keyring endpoints: what every live
+// member did.
+type KeyringResponse struct {
+	Op string `json:"op"`
+	// Fingerprint names the key given (install, use, remove): the first 8
+	// hex digits of its SHA-256.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// NumNodes is how many members were asked, the answering agent included.
+	NumNodes int `json:"num_nodes"`
+	// Keys (list) is every key some member holds, the most used first.
+	Keys []KeyringKey `json:"keys"`
+	// Nodes is each member's answer, sorted by ID.
+	Nodes []KeyringNode `json:"nodes"`
+}
+
+// KeyringKey is one key of a list answer.
+type KeyringKey struct {
+	// Key is the base64 key when the answering agent holds it, else "".
+	Key         string `json:"key,omitempty"`
+	Fingerprint string `json:"fingerprint"`
+	// Members is how many members hold the key.
+	Members int `json:"members"`
+	// PrimaryOn lists the members that encrypt with it.
+	PrimaryOn []string `json:"primary_on"`
+}
+
+// KeyringNode is one member's answer.
+type KeyringNode struct {
+	ID    string `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Encrypted, Primary and Keys (fingerprints, primary first) are set by list.
+	Encrypted bool     `json:"encrypted"`
+	Primary   string   `json:"primary,omitempty"`
+	Keys      []string `json:"keys,omitempty"`
+}
+
+func (s *Server) keyringRoutes() {
+	s.mux.HandleFunc("GET /v1/agent/keyring", s.handleKeyringList)
+	for _, op := range []string{KeyringInstall, KeyringUse, KeyringRemove} {
+		s.mux.HandleFunc("POST /v1/agent/keyring/"+op, func(w http.ResponseWriter, r *http.Request) {
+			s.handleKeyringChange(w, r, op)
+		})
+	}
+}
+
+// handleKeyringList lists the keys of every member. Keyring calls act on
+// the gossip pool through this agent and are never forwarded.
+func (s *Server) handleKeyringList(w http.ResponseWriter, r *http.Request) {
+	s.keyring(w, r, KeyringList, "")
+}
+
+func (s *Server) handleKeyringChange(w http.ResponseWriter, r *http.Request, op string) {
+	key, err := readKeyringKey(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.keyring(w, r, op, key)
+}
+
+func (s *Server) keyring(w http.ResponseWriter, r *http.Request, op, key string) {
+	resp, err := s.b.Keyring(r.Context(), op, key)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if resp.Keys == nil {
+		resp.Keys = []KeyringKey{}
+	}
+	if resp.Nodes == nil {
+		resp.Nodes = []KeyringNode{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readKeyringKey reads {"key":"BASE64"} and checks the key's form. Its
+// errors say what is wrong without quoting the body, which holds a secret.
+func readKeyringKey(body io.Reader) (string, error) {
+	const form = `send {"key":"BASE64"}`
+	var req KeyringRequest
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var syn *json.SyntaxError
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return "", err
+		case errors.Is(err, io.EOF):
+			return "", fmt.Errorf("%w: empty body; %s", ErrBadRequest, form)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return "", fmt.Errorf("%w: the body is not valid JSON (it ends early); %s", ErrBadRequest, form)
+		case errors.As(err, &syn):
+			return "", fmt.Errorf("%w: the body is not valid JSON (at byte %d); %s", ErrBadRequest, syn.Offset, form)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return "", fmt.Errorf("%w: the body has fields other than \"key\"; %s", ErrBadRequest, form)
+		default:
+			return "", fmt.Errorf("%w: the body is not %s", ErrBadRequest, strings.TrimPrefix(form, "send "))
+		}
+	}
+	if dec.More() {
+		return "", fmt.Errorf("%w: the body holds more than one JSON value; %s", ErrBadRequest, form)
+	}
+	if err := checkGossipKey(req.Key); err != nil {
+		return "", err
+	}
+	return req.Key, nil
+}
+
+// checkGossipKey refuses keys that cannot be gossip keys before the
+// backend is asked.
+func checkGossipKey(key string) error {
+	if strings.TrimSpace(key) == "" {
+		return fmt.Errorf("%w: missing \"key\": the base64 gossip key (agent keygen makes one)", ErrBadRequest)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key))
+	if err != nil {
+		return fmt.Errorf("%w: \"key\" is not valid base64", ErrBadRequest)
+	}
+	switch len(raw) {
+	case 16, 24, 32:
+		return nil
+	}
+	return fmt.Errorf("%w: \"key\" is %d bytes; a gossip key is 16, 24 or 32 bytes", ErrBadRequest, len(raw))
+}
