@@ -91,6 +91,9 @@ type HTTPConfig struct {
 	Addr string
 	// Token (http.token), when set, is required as "Authorization: Bearer TOKEN".
 	Token string
+	// OpenReads (http.open_reads) lets GET requests for cluster state and
+	// keys through without the token; writes and operator calls still need it.
+	OpenReads bool
 	// TLS (http.tls) serves the client API over HTTPS with the tls block's material.
 	TLS bool
 	// VerifyClient (http.verify_client) makes the HTTPS client API require a

@@ -47,6 +47,7 @@ func (a *Agent) startHTTP() {
 func (a *Agent) apiHandler() http.Handler {
 	return httpapi.New(backend{a}, httpapi.Config{
 		Token:         a.cfg.HTTP.Token,
+		OpenReads:     a.cfg.HTTP.OpenReads,
 		Logger:        a.logger.Named("http"),
 		Metrics:       promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 		Registerer:    a.registry,

@@ -177,3 +177,25 @@ func TestKVNeedsToken(t *testing.T) {
 		t.Errorf("right token: %d %s", res.code, res.body)
 	}
 }
+
+func TestOpenReadsNeedNoTokenButWritesDo(t *testing.T) {
+	b := &fakeBackend{leader: true}
+	srv := startServer(t, b, Config{Token: "s3cret", OpenReads: true})
+	auth := map[string]string{"Authorization": "Bearer s3cret"}
+	if res := call(t, srv, "PUT", "/v1/kv/k", auth, strings.NewReader("v")); res.code != 200 {
+		t.Fatalf("put with token: %d %s", res.code, res.body)
+	}
+	for _, path := range []string{"/v1/kv/k", "/v1/kv/?prefix=", "/v1/status", "/v1/members", "/v1/raft/configuration"} {
+		if res := call(t, srv, "GET", path, nil, nil); res.code == 401 || res.code == 403 {
+			t.Errorf("GET %s without token: %d", path, res.code)
+		}
+	}
+	for _, c := range []struct{ method, path string }{
+		{"PUT", "/v1/kv/k"}, {"DELETE", "/v1/kv/k"}, {"DELETE", "/v1/raft/peers/x"},
+		{"POST", "/v1/raft/transfer-leadership"}, {"POST", "/v1/agent/leave"}, {"GET", "/v1/internal/stats"},
+	} {
+		if res := call(t, srv, c.method, c.path, nil, strings.NewReader("v")); res.code != 401 {
+			t.Errorf("%s %s without token: %d, want 401", c.method, c.path, res.code)
+		}
+	}
+}

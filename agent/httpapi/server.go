@@ -47,6 +47,10 @@ type Config struct {
 	ForwardClient *http.Client
 	// ForwardScheme is "http" or "https", the scheme of the leader's API. Default "http".
 	ForwardScheme string
+	// OpenReads lets reads of cluster state and the key/value store (the
+	// GET endpoints listed in openReadPatterns) through without a token
+	// while writes and operator calls still need it. Off by default.
+	OpenReads bool
 	// LeaderWait bounds how long writes and linearizable reads wait for a
 	// leader when none is known, before answering 503. Default 5s.
 	LeaderWait time.Duration
@@ -67,6 +71,8 @@ type Server struct {
 	// public holds the mux patterns that need no token: the probes must work
 	// for orchestrators that hold no secret.
 	public map[string]bool
+	// openReads: see Config.OpenReads.
+	openReads bool
 }
 
 // New returns a Server answering from b.
@@ -81,6 +87,7 @@ func New(b Backend, cfg Config) *Server {
 		leaderWait: cfg.LeaderWait,
 		mux:        http.NewServeMux(),
 		public:     map[string]bool{},
+		openReads:  cfg.OpenReads,
 	}
 	if s.logger == nil {
 		s.logger = hclog.NewNullLogger()
@@ -123,6 +130,17 @@ func (s *Server) routes(metrics http.Handler) {
 	}
 }
 
+// openReadPatterns are the reads Config.OpenReads opens. The keyring list,
+// internal stats and every write stay behind the token.
+var openReadPatterns = map[string]bool{
+	"GET /v1/status":             true,
+	"GET /v1/members":            true,
+	"GET /v1/raft/configuration": true,
+	"GET /v1/autopilot/health":   true,
+	"GET /v1/kv/{key...}":        true,
+	"GET /metrics":               true,
+}
+
 func (s *Server) publicRoute(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, h)
 	s.public[pattern] = true
@@ -150,7 +168,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, pattern := s.mux.Handler(r)
-	if !s.public[pattern] && !s.authorized(w, r) {
+	if !s.public[pattern] && !(s.openReads && openReadPatterns[pattern]) && !s.authorized(w, r) {
 		return
 	}
 	if pattern == "" {

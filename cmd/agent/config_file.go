@@ -44,6 +44,7 @@ var fileKeys = []fileKey{
 	{"ports.raft", func(c *agent.Config) any { return &c.Ports.Raft }},
 	{"http.addr", func(c *agent.Config) any { return &c.HTTP.Addr }},
 	{"http.token", func(c *agent.Config) any { return &c.HTTP.Token }},
+	{"http.open_reads", func(c *agent.Config) any { return &c.HTTP.OpenReads }},
 	{"http.tls", func(c *agent.Config) any { return &c.HTTP.TLS }},
 	{"http.verify_client", func(c *agent.Config) any { return &c.HTTP.VerifyClient }},
 	{"http.leader_wait", func(c *agent.Config) any { return &c.HTTP.LeaderWait }},

@@ -161,6 +161,13 @@ func TestProcessesJoinIntoOneCluster(t *testing.T) {
 		t.Errorf("raft peers table shows fewer than 3 voters:\n%s", out)
 	}
 
+	// Least privilege: nothing the agents wrote is readable by others.
+	for _, p := range procs {
+		if err := checkPrivate(filepath.Join(filepath.Dir(p.log), "data")); err != nil {
+			t.Error(err)
+		}
+	}
+
 	// SIGTERM: every process exits 0 (checked by the cleanup), the leader
 	// after handing off leadership.
 	for _, p := range procs {
@@ -168,4 +175,28 @@ func TestProcessesJoinIntoOneCluster(t *testing.T) {
 			t.Errorf("%s: %v\n%s", p.id, err, p.tail())
 		}
 	}
+}
+
+// checkPrivate walks dir and reports any file or directory that group or
+// others may access.
+func checkPrivate(dir string) error {
+	count := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		count++
+		if info.Mode().Perm()&0o077 != 0 {
+			return fmt.Errorf("%s has mode %v; want no group or other access", path, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err == nil && count < 3 {
+		err = fmt.Errorf("%s holds only %d entries; the agent wrote nothing?", dir, count)
+	}
+	return err
 }

@@ -35,6 +35,7 @@ func (c *cli) cmdRun(args []string) int {
 		return c.configError(err)
 	}
 	logger := newLogger(cfg, c.stderr)
+	restrictUmask()
 	if cfg.Dev && !rf.set["data-dir"] && !src.has("data_dir") {
 		cleanup, err := useTempDataDir(&cfg, logger)
 		if err != nil {
