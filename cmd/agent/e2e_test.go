@@ -150,3 +150,17 @@ func TestDevAgentLeaveExits(t *testing.T) {
 		t.Fatalf("agent did not exit after leave:\n%s", logs)
 	}
 }
+
+// stopDevAgent sends SIGTERM and checks the agent exits 0 in time.
+func stopDevAgent(t *testing.T, sigCh chan<- os.Signal, exit <-chan int, logs *syncBuffer) {
+	t.Helper()
+	sigCh <- syscall.SIGTERM
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM:\n%s", code, logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent did not stop:\n%s", logs)
+	}
+}

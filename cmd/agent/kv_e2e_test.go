@@ -5,9 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // TestKVCommandsAgainstARealAgent drives every kv subcommand against a real
@@ -69,15 +67,7 @@ func TestKVCommandsAgainstARealAgent(t *testing.T) {
 		t.Errorf("bad key: exit %d, stderr %q", code, errOut)
 	}
 
-	sigCh <- syscall.SIGTERM
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit %d after SIGTERM:\n%s", code, logs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("agent did not stop:\n%s", logs)
-	}
+	stopDevAgent(t, sigCh, exit, logs)
 }
 
 func itoa(n uint64) string {

@@ -88,15 +88,7 @@ http {
 	sigCh <- syscall.SIGHUP
 	waitLog(t, logs, "SIGHUP: reloaded the tls certificate")
 
-	sigCh <- syscall.SIGTERM
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit %d after SIGTERM:\n%s", code, logs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("agent did not stop:\n%s", logs)
-	}
+	stopDevAgent(t, sigCh, exit, logs)
 }
 
 // waitLog waits for a log line containing every part.
