@@ -64,6 +64,9 @@ func (c *conn) remoteNode() string {
 // Write holds b while this direction is blocked, then for the link's delay,
 // then sends it.
 func (c *conn) Write(b []byte) (int, error) {
+	if c.n.isClosed() {
+		return 0, c.opErr("write", ErrClosed)
+	}
 	remote := c.remoteNode()
 	if err := c.waitClear(c.local, remote, "write"); err != nil {
 		return 0, err
@@ -79,6 +82,9 @@ func (c *conn) Write(b []byte) (int, error) {
 // Read returns data only while the peer -> this direction is open; data that
 // arrives across a blocked direction is kept until it heals.
 func (c *conn) Read(b []byte) (int, error) {
+	if c.n.isClosed() {
+		return 0, c.opErr("read", ErrClosed)
+	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if len(c.pending) == 0 {

@@ -264,6 +264,14 @@ func (n *Network) nodeOfLocked(addr string) string {
 	return n.dialed[key]
 }
 
+// isClosed reports whether Close was called: every wrapped connection then
+// fails, whether or not its peer could be identified.
+func (n *Network) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
 func (n *Network) nodeOf(addr string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
