@@ -495,6 +495,7 @@ type ConfigError struct {
 	Msg string
 }
 
+// Error reads "key: message", the form cmd/agent prefixes with file and line.
 func (e *ConfigError) Error() string { return e.Key + ": " + e.Msg }
 
 func fieldErr(key, format string, args ...any) error {
