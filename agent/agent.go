@@ -48,6 +48,7 @@ type Agent struct {
 	gossip *discovery.Gossip
 	pilot  *autopilot.Manager
 	peers  *peerClient
+	hooks  NetworkHooks // test-only fault injection; zero in production
 
 	// tlsReload is set by startTLS; atomic because Reload may be called
 	// from any goroutine, even while Start runs.
@@ -182,7 +183,7 @@ func (a *Agent) start(ctx context.Context) error {
 			return err
 		}
 	}
-	a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls)
+	a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls, a.peerDialer(mux.ProtoAgent))
 	if a.cfg.Server {
 		if err := a.startRaft(advertise); err != nil {
 			return err
@@ -239,12 +240,12 @@ func (a *Agent) startRaft(advertise string) error {
 	if err != nil {
 		return fmt.Errorf("ports.raft: listen on %s: %w", bind, err)
 	}
-	a.mux = mux.New(ln)
+	a.mux = mux.New(a.wrapRaftListener(ln))
 	go a.mux.Serve()
 	node, err := raftnode.NewNode(raftnode.Options{
 		NodeID:        a.NodeID(),
 		Listener:      a.mux.Listener(mux.ProtoRaft),
-		Dial:          mux.Dialer(mux.ProtoRaft),
+		Dial:          a.peerDialer(mux.ProtoRaft),
 		AdvertiseAddr: adv,
 		DataDir:       a.cfg.DataDir,
 		FSM:           a.fsm,
@@ -314,6 +315,7 @@ func (a *Agent) startGossip(advertise string) error {
 	if t.RejoinInterval > 0 {
 		gcfg.RejoinInterval = t.RejoinInterval
 	}
+	gcfg.WrapTransport = a.hooks.GossipTransport
 	g, err := discovery.New(gcfg)
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/agent/httpapi"
-	"github.com/clusteragent/agent/internal/mux"
 	"github.com/clusteragent/agent/tlsutil"
 )
 
@@ -27,9 +27,11 @@ type peerClient struct {
 	client *http.Client
 }
 
-func newPeerClient(token string, tlsc *tlsutil.Configurator) *peerClient {
+// newPeerClient builds the client; dial connects to another agent's Raft
+// port and sends the agent protocol byte (see internal/mux).
+func newPeerClient(token string, tlsc *tlsutil.Configurator, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *peerClient {
 	transport := &http.Transport{
-		DialContext:         mux.Dialer(mux.ProtoAgent),
+		DialContext:         dial,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,

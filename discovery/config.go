@@ -104,6 +104,14 @@ type Config struct {
 	// Since). Default: the wall clock. memberlist keeps its own timers.
 	Clock clock.Clock
 
+	// WrapTransport, when set, wraps the gossip transport: discovery then
+	// creates memberlist's NetTransport itself from BindAddr and BindPort and
+	// hands memberlist the wrapper instead. It exists for tests that inject
+	// network faults between nodes; nil (the default) leaves memberlist to
+	// create its transport as usual. The wrapper's Shutdown must shut the
+	// inner transport down: memberlist calls it from Gossip.Shutdown.
+	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+
 	// Tuning overrides for tests; zero keeps the profile's value.
 
 	// ProbeInterval is the failure-detector probe period.

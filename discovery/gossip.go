@@ -153,8 +153,16 @@ func (g *Gossip) createMemberlist() error {
 	mc.Events = eventDelegate{g}
 	mc.Alive = aliveDelegate{g}
 	mc.Merge = mergeDelegate{g}
+	if err := g.wrapTransport(mc); err != nil {
+		return err
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		if mc.Transport != nil {
+			// memberlist does not shut down a transport it was given when
+			// it fails before it owns it.
+			_ = mc.Transport.Shutdown()
+		}
 		return fmt.Errorf("discovery: start memberlist on %s: %w",
 			net.JoinHostPort(g.cfg.BindAddr, fmt.Sprint(g.cfg.BindPort)), err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/internal/testutil"
+	"github.com/clusteragent/agent/internal/testutil/faultnet"
 	"github.com/clusteragent/agent/raftnode"
 )
 
@@ -30,6 +31,7 @@ type Node struct {
 	Agent  *agent.Agent
 
 	log     *testWriter
+	faults  *faultnet.Network // set by WithFaults
 	mu      sync.Mutex
 	stopped bool
 }
@@ -52,7 +54,25 @@ func Start(t testing.TB, cfg agent.Config) *Node {
 // TryStart is Start for goroutines other than the test's own, which must not
 // call t.Fatal: it returns the error instead.
 func TryStart(t testing.TB, cfg agent.Config) (*Node, error) {
+	return TryStartWith(t, cfg)
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, cfg agent.Config, opts ...Option) *Node {
+	t.Helper()
+	n, err := TryStartWith(t, cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TryStartWith is TryStart with options.
+func TryStartWith(t testing.TB, cfg agent.Config, opts ...Option) (*Node, error) {
 	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: &testWriter{t: t}}
+	for _, opt := range opts {
+		opt(n)
+	}
 	t.Cleanup(n.log.close) // runs last: after Stop, nothing may log into t
 	if err := n.start(); err != nil {
 		return nil, err
@@ -67,7 +87,7 @@ func (n *Node) start() error {
 		level = hclog.LevelFromString(os.Getenv("AGENT_TEST_LOG"))
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: n.ID, Level: level, Output: n.log})
-	a, err := agent.New(n.Config, logger)
+	a, err := agent.New(n.Config, logger, n.agentOptions()...)
 	if err != nil {
 		return fmt.Errorf("agent.New(%s): %w", n.ID, err)
 	}

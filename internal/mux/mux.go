@@ -129,11 +129,22 @@ func (s *subListener) Close() error { return s.m.Close() }
 
 func (s *subListener) Addr() net.Addr { return s.m.ln.Addr() }
 
+// DialFunc dials a raw stream, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // Dialer returns a dial function that connects and sends proto first.
 func Dialer(proto byte) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return DialerWith(proto, d.DialContext)
+}
+
+// DialerWith is Dialer over another raw dial function. The protocol byte is
+// written on top of what dial returns, so a wrapper that faults or observes
+// raw connections (tests inject network faults this way) sees the byte as
+// ordinary stream data.
+func DialerWith(proto byte, dial DialFunc) DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}

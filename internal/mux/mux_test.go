@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -78,5 +79,51 @@ func TestAcceptAfterCloseFails(t *testing.T) {
 	m.Close()
 	if _, err := m.Listener(ProtoAgent).Accept(); err != ErrClosed {
 		t.Fatalf("Accept after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestDialerWithUsesRawDial checks that the protocol byte goes over the
+// connection the given dial function returned, and that its errors pass
+// through unchanged.
+func TestDialerWithUsesRawDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(ln)
+	served := make(chan error, 1)
+	go func() { served <- m.Serve() }()
+	defer func() {
+		m.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	var used int
+	raw := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		used++
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := DialerWith(ProtoAgent, raw)(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if used != 1 {
+		t.Fatalf("raw dial used %d times, want 1", used)
+	}
+	got, err := m.Listener(ProtoAgent).Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Close()
+
+	refused := errors.New("refused by test")
+	failing := func(context.Context, string, string) (net.Conn, error) { return nil, refused }
+	if _, err := DialerWith(ProtoRaft, failing)(ctx, "tcp", ln.Addr().String()); !errors.Is(err, refused) {
+		t.Fatalf("DialerWith over a failing dial: %v, want %v", err, refused)
 	}
 }
