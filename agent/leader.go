@@ -107,39 +107,53 @@ func (a *Agent) establishLeadership(ctx context.Context) bool {
 		case <-time.After(a.reconcileInterval()):
 		}
 	}
-	a.ensureClusterID()
+	a.ensureClusterID(ctx)
 	return true
 }
 
-// ensureClusterID gives the cluster its ID on its first leader: adopt the ID
-// any member of the Raft configuration already carries, else choose one.
-func (a *Agent) ensureClusterID() {
-	if a.ClusterID() != "" {
-		return
-	}
-	id := ""
-	conf, err := a.raft.GetConfiguration(a.ctx)
-	if err == nil {
-		for _, s := range conf.Servers {
-			if m, ok := a.gossip.Member(s.ID); ok && m.Meta.ClusterID != "" {
-				id = m.Meta.ClusterID
-				break
-			}
-		}
-	}
+// ensureClusterID gives the cluster its ID through the Raft log on its
+// first leader: the entry commits on a quorum before anyone persists the ID,
+// so a leader cut off before it told anyone cannot leave a second ID behind
+// (raftnode.InitClusterID; the first committed entry wins). The barrier has
+// run, so an ID an earlier leader committed is already applied here.
+func (a *Agent) ensureClusterID(ctx context.Context) {
+	id := a.raft.ClusterID()
 	if id == "" {
-		id = newClusterID()
+		candidate := a.ClusterID() // a data dir may hold one from before the ID was replicated
+		if candidate == "" {
+			candidate = newClusterID()
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, err := a.raft.InitClusterID(cctx, candidate)
+		cancel()
+		if err != nil {
+			a.logger.Warn("cannot commit the cluster ID yet", "error", err)
+			return
+		}
+		id = got
 	}
-	if _, err := a.id.SetClusterID(id); err != nil {
-		a.logger.Error("cannot set cluster ID", "error", err)
+	a.adoptClusterID(id)
+}
+
+// adoptClusterID persists the ID the Raft log holds and republishes gossip
+// metadata, so peers and pools of other clusters see it.
+func (a *Agent) adoptClusterID(id string) {
+	changed, err := a.id.SetClusterID(id)
+	if err != nil {
+		a.logger.Error("the raft log holds another cluster ID than this data dir", "raft_cluster_id", id, "error", err)
 		return
 	}
-	a.logger.Info("cluster ID set", "cluster_id", id)
-	a.syncLocalMeta()
+	if changed {
+		a.logger.Info("cluster ID set", "cluster_id", id)
+		a.syncLocalMeta()
+	}
 }
 
 // reconcileAll compares every gossip server with the Raft configuration.
 func (a *Agent) reconcileAll(ctx context.Context) {
+	if a.ClusterID() == "" {
+		a.ensureClusterID(ctx) // an earlier attempt could not commit
+	}
 	conf, err := a.raft.GetConfiguration(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

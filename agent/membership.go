@@ -40,11 +40,13 @@ func (a *Agent) handleMemberEvent(ev discovery.Event) {
 }
 
 // syncLocalMeta republishes local metadata when it changed, and adopts the
-// leader's cluster ID once this node is part of the leader's configuration
-// (it hears from the leader, so the leader added it).
+// cluster ID once this node has applied it from the Raft log.
 func (a *Agent) syncLocalMeta() {
 	if a.raft != nil && a.ClusterID() == "" {
-		a.adoptLeaderClusterID()
+		if id := a.raft.ClusterID(); id != "" {
+			a.adoptClusterID(id)
+			return // adoptClusterID republished
+		}
 	}
 	want := a.localMeta()
 	if a.gossip.LocalMember().Meta == want {
@@ -52,22 +54,6 @@ func (a *Agent) syncLocalMeta() {
 	}
 	if err := a.gossip.UpdateMeta(func(m *discovery.Meta) { *m = want }); err != nil {
 		a.logger.Warn("failed to publish gossip metadata", "error", err)
-	}
-}
-
-func (a *Agent) adoptLeaderClusterID() {
-	leader := a.raft.LeaderID()
-	if leader == "" || leader == a.NodeID() {
-		return
-	}
-	m, ok := a.gossip.Member(leader)
-	if !ok || m.Meta.ClusterID == "" {
-		return
-	}
-	if changed, err := a.id.SetClusterID(m.Meta.ClusterID); err != nil {
-		a.logger.Error("cannot adopt the leader's cluster ID", "leader", leader, "error", err)
-	} else if changed {
-		a.logger.Info("joined cluster", "cluster_id", m.Meta.ClusterID, "leader", leader)
 	}
 }
 

@@ -69,7 +69,8 @@ type Status struct {
 // with context-aware wrappers over raft's futures. All methods are safe for
 // concurrent use; after Close they return ErrClosed.
 type Node struct {
-	opts   Options // with defaults applied
+	meta   *metaFSM // the user's FSM plus the replicated cluster ID
+	opts   Options  // with defaults applied
 	logger hclog.Logger
 
 	store   *storage
@@ -135,7 +136,8 @@ func (n *Node) open() (err error) {
 	n.trans = newTransport(n.stream, n.logger)
 	n.metrics = newNodeMetrics(n)
 	n.leaders = startLeaderForwarder(n.logger, n.metrics.leaderChanges)
-	if n.raft, err = raft.NewRaft(n.raftConfig(), n.opts.FSM, n.store.logs, n.store.bolt, n.store.snaps, n.trans); err != nil {
+	n.meta = newMetaFSM(n.opts.FSM)
+	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.bolt, n.store.snaps, n.trans); err != nil {
 		n.raft = nil
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,10 +28,16 @@ type fakeAgent struct {
 	shutdownGate  chan struct{} // Shutdown waits for it when not nil
 	shutdownCalls atomic.Int32
 	done          chan struct{}
+	// serving is closed when run asks for the HTTP address, which it does
+	// once Start has returned, as it logs "agent running": signals sent
+	// after that take the running agent's path, not the one for a start
+	// in progress.
+	serving     chan struct{}
+	servingOnce sync.Once
 }
 
 func newFakeAgent() *fakeAgent {
-	return &fakeAgent{cfg: make(chan agent.Config, 1), started: make(chan struct{}), done: make(chan struct{})}
+	return &fakeAgent{cfg: make(chan agent.Config, 1), started: make(chan struct{}), done: make(chan struct{}), serving: make(chan struct{})}
 }
 
 func (f *fakeAgent) Start(ctx context.Context) error {
@@ -55,7 +62,10 @@ func (f *fakeAgent) Shutdown(ctx context.Context) error {
 }
 
 func (f *fakeAgent) Done() <-chan struct{} { return f.done }
-func (f *fakeAgent) HTTPAddr() string      { return "127.0.0.1:7070" }
+func (f *fakeAgent) HTTPAddr() string {
+	f.servingOnce.Do(func() { close(f.serving) })
+	return "127.0.0.1:7070"
+}
 
 // Reload answers as an agent without TLS does (the tests run -dev).
 func (f *fakeAgent) Reload() error { return agent.ErrTLSDisabled }
@@ -128,6 +138,11 @@ func TestRunGracefulShutdownOnSignal(t *testing.T) {
 			cfg := <-fa.cfg
 			if _, err := os.Stat(cfg.DataDir); err != nil {
 				t.Fatalf("dev data dir %s not created: %v", cfg.DataDir, err)
+			}
+			select {
+			case <-fa.serving:
+			case <-time.After(10 * time.Second):
+				t.Fatal("agent run never reached the running state")
 			}
 			h.sigCh <- syscall.SIGHUP // reloads (nothing, without TLS), not fatal
 			h.sigCh <- sig
