@@ -3,7 +3,7 @@ GO            ?= go
 BIN           ?= bin/agent
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 TEST_TIMEOUT  ?= 20m
-FUZZTIME      ?= 10s
+FUZZTIME      ?= 20000x
 IMAGE         ?= clusteragent/agent:dev
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
