@@ -37,7 +37,12 @@ type Mux struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
-	wg        sync.WaitGroup
+
+	// mu orders a routing goroutine's wg.Add against Close's wg.Wait: an
+	// Add racing a Wait on a zero counter is a WaitGroup misuse.
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New wraps ln; call Serve to start routing. The sub-listeners for
@@ -72,7 +77,14 @@ func (m *Mux) Serve() error {
 			}
 			return err
 		}
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			c.Close()
+			return nil
+		}
 		m.wg.Add(1)
+		m.mu.Unlock()
 		go m.route(c)
 	}
 }
@@ -103,7 +115,10 @@ func (m *Mux) route(c net.Conn) {
 func (m *Mux) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.closed = true
 		close(m.done)
+		m.mu.Unlock()
 		err = m.ln.Close()
 		m.wg.Wait()
 	})
