@@ -9,7 +9,10 @@ import (
 	"time"
 )
 
-func TestRoutesByProtocolByte(t *testing.T) {
+// serveMux serves a Mux on a loopback port until the test ends, then
+// checks Serve returned cleanly.
+func serveMux(t *testing.T) (*Mux, net.Listener) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -17,12 +20,17 @@ func TestRoutesByProtocolByte(t *testing.T) {
 	m := New(ln)
 	served := make(chan error, 1)
 	go func() { served <- m.Serve() }()
-	defer func() {
+	t.Cleanup(func() {
 		m.Close()
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-	}()
+	})
+	return m, ln
+}
+
+func TestRoutesByProtocolByte(t *testing.T) {
+	m, ln := serveMux(t)
 
 	for _, proto := range []byte{ProtoRaft, ProtoAgent} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -86,19 +94,7 @@ func TestAcceptAfterCloseFails(t *testing.T) {
 // connection the given dial function returned, and that its errors pass
 // through unchanged.
 func TestDialerWithUsesRawDial(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := New(ln)
-	served := make(chan error, 1)
-	go func() { served <- m.Serve() }()
-	defer func() {
-		m.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	m, ln := serveMux(t)
 	var used int
 	raw := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		used++
