@@ -8,8 +8,6 @@ var (
 	ErrIdentity = errors.New("identity mismatch")
 	// ErrShutdown: the agent is shutting down.
 	ErrShutdown = errors.New("agent is shutting down")
-	// ErrNotServer: a gossip-only member was asked for something only servers do.
-	ErrNotServer = errors.New("this agent is not a server")
 	// ErrTLSDisabled: a reload was asked of an agent without tls.enable.
 	ErrTLSDisabled = errors.New("tls is not enabled (tls.enable = false); there is nothing to reload")
 	// ErrNotStarted: the agent was asked for something before Start.

@@ -124,3 +124,14 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// twoWrappedNodes is the common start of the stream tests: a leak check, a
+// Network closed when the test ends, and nodes "a" and "b" with both their
+// listener and dialer wrapped.
+func twoWrappedNodes(t *testing.T) (*Network, *streamNode, *streamNode) {
+	t.Helper()
+	noLeaks(t)
+	n := NewNetwork(1)
+	t.Cleanup(func() { n.Close() })
+	return n, newStreamNode(t, n, "a", true, true), newStreamNode(t, n, "b", true, true)
+}

@@ -32,11 +32,7 @@ func expectBlackholed(t *testing.T, from, to *streamNode) {
 }
 
 func TestPartitionBlocksBothDirectionsAndHealRestores(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	n, a, b := twoWrappedNodes(t)
 	c := newStreamNode(t, n, "c", true, true)
 
 	if err := n.Partition([]string{"a"}, []string{"b", "c"}); err != nil {
@@ -81,11 +77,7 @@ func TestBlackholeTimeoutBoundsDialWithoutDeadline(t *testing.T) {
 }
 
 func TestCutBlocksOneDirectionOnly(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	n, a, b := twoWrappedNodes(t)
 	if err := n.Cut("a", "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +108,7 @@ func TestCutBlocksOneDirectionOnly(t *testing.T) {
 }
 
 func TestHeldWriteGoesAheadOnHeal(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	n, a, b := twoWrappedNodes(t)
 	if err := n.Cut("a", "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +131,7 @@ func TestHeldWriteGoesAheadOnHeal(t *testing.T) {
 }
 
 func TestStreamBreaksWhenPartitionStarts(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	n, a, b := twoWrappedNodes(t)
 	ab, ba := mustConnect(t, a, b)
 	if err := send(ab, ba, "before"); err != nil {
 		t.Fatal(err)
@@ -213,11 +197,7 @@ func TestOneSideWrapped(t *testing.T) {
 // TestAcceptSideAttributesWrappedDialer: the accepting end learns the
 // dialer's node from the wrapped dial, though the source port is ephemeral.
 func TestAcceptSideAttributesWrappedDialer(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	_, a, b := twoWrappedNodes(t)
 	_, ba := mustConnect(t, a, b)
 	fc, ok := ba.(*conn)
 	if !ok {
@@ -229,11 +209,7 @@ func TestAcceptSideAttributesWrappedDialer(t *testing.T) {
 }
 
 func TestDelayAppliesToWrites(t *testing.T) {
-	noLeaks(t)
-	n := NewNetwork(1)
-	defer n.Close()
-	a := newStreamNode(t, n, "a", true, true)
-	b := newStreamNode(t, n, "b", true, true)
+	n, a, b := twoWrappedNodes(t)
 	ab, ba := mustConnect(t, a, b)
 	const d = 250 * time.Millisecond
 	if err := n.SetDelay("a", "b", d); err != nil {
