@@ -8,6 +8,7 @@ IMAGE         ?= clusteragent/agent:dev
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
 
+.PHONY: chaos chaos-long chaos-bite
 .PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check bench bench-membership bench-kv docker docker-test
 
 all: lint test build
@@ -51,6 +52,34 @@ fuzz:
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
 	    echo "fuzz $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	  done; \
+	done
+
+## chaos: the fault-injection suite, a few minutes: 3 in-process runs, 1 run of
+## agent processes and, where a Docker engine answers, 2 container runs
+CHAOS_RUNS     ?= inproc=3,process=1,docker=2
+CHAOS_RUN_TIME ?= 25s
+CHAOS_OUT      ?= $(CURDIR)/results/chaos
+chaos:
+	CHAOS_RUNS='$(CHAOS_RUNS)' CHAOS_RUN_TIME=$(CHAOS_RUN_TIME) CHAOS_OUT=$(CHAOS_OUT) CHAOS_SEED=$(CHAOS_SEED) \
+	  $(GO) test -count=1 -timeout 60m -run '^TestChaos$$' -v ./internal/chaos/
+
+## chaos-long: repeats runs with new seeds for DURATION, rotating runners, and
+## prints the summary table (also written under results/chaos)
+DURATION ?= 30m
+chaos-long:
+	CHAOS_DURATION=$(DURATION) CHAOS_RUN_TIME=30s CHAOS_OUT=$(CHAOS_OUT) CHAOS_SEED=$(CHAOS_SEED) \
+	  $(GO) test -count=1 -timeout 24h -run '^TestChaos$$' -v ./internal/chaos/
+
+## chaos-bite: builds the agent broken on purpose (reads that skip the leader
+## check; writes acknowledged before they commit) and passes only if the
+## suite catches it in most pause and partition runs
+BITE_RUNS ?= inproc=2,process=1
+chaos-bite:
+	@set -e; for tag in chaos_bite_stalereads chaos_bite_earlyack; do \
+	  echo "== $$tag"; \
+	  CHAOS_RUNS='$(BITE_RUNS)' CHAOS_RUN_TIME=20s CHAOS_OUT=$(CHAOS_OUT)/bite CHAOS_EXPECT=violations \
+	  CHAOS_BUILD_TAGS=$$tag CHAOS_FAULTS=partition-leader,pause-leader,partition-follower \
+	  $(GO) test -tags $$tag -count=1 -timeout 30m -run '^TestChaos$$' -v ./internal/chaos/; \
 	done
 
 ## run: three agents on loopback that discover each other through the first

@@ -32,6 +32,7 @@ type Node struct {
 
 	log     *testWriter
 	faults  *faultnet.Network // set by WithFaults
+	logOut  *logOutput        // set by WithLogOutput
 	mu      sync.Mutex
 	stopped bool
 }
@@ -86,7 +87,11 @@ func (n *Node) start() error {
 	if os.Getenv("AGENT_TEST_LOG") != "" {
 		level = hclog.LevelFromString(os.Getenv("AGENT_TEST_LOG"))
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: n.ID, Level: level, Output: n.log})
+	opts := &hclog.LoggerOptions{Name: n.ID, Level: level, Output: n.log}
+	if n.logOut != nil {
+		opts.Level, opts.Output, opts.JSONFormat = n.logOut.level, n.logOut.w, n.logOut.json
+	}
+	logger := hclog.New(opts)
 	a, err := agent.New(n.Config, logger, n.agentOptions()...)
 	if err != nil {
 		return fmt.Errorf("agent.New(%s): %w", n.ID, err)
@@ -140,10 +145,16 @@ func (n *Node) take() *agent.Agent {
 // nobody listens on any more.)
 func (n *Node) Restart() {
 	n.t.Helper()
-	n.Kill()
-	if err := n.start(); err != nil {
+	if err := n.TryRestart(); err != nil {
 		n.t.Fatal(err)
 	}
+}
+
+// TryRestart is Restart for goroutines other than the test's own: it
+// returns the error instead of failing the test.
+func (n *Node) TryRestart() error {
+	n.Kill()
+	return n.start()
 }
 
 // pinPorts records the ports the kernel picked, so Restart reuses them.

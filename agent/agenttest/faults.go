@@ -1,9 +1,11 @@
 package agenttest
 
 import (
+	"io"
 	"net"
 	"strconv"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/clusteragent/agent/agent"
@@ -20,6 +22,21 @@ type Option func(*Node)
 // it after the nodes (register its cleanup first).
 func WithFaults(fn *faultnet.Network) Option {
 	return func(n *Node) { n.faults = fn }
+}
+
+// logOutput is where WithLogOutput sends a node's log.
+type logOutput struct {
+	w     io.Writer
+	level hclog.Level
+	json  bool
+}
+
+// WithLogOutput writes the node's log to w at level, as JSON lines when
+// json is set, instead of to the test's log. The writer outlives restarts,
+// so one file can hold a node's whole history. w must be safe for
+// concurrent writes (an *os.File is).
+func WithLogOutput(w io.Writer, level hclog.Level, json bool) Option {
+	return func(n *Node) { n.logOut = &logOutput{w: w, level: level, json: json} }
 }
 
 // agentOptions are the agent options the node's Options imply.

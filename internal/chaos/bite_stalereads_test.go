@@ -1,0 +1,5 @@
+//go:build chaos_bite_stalereads
+
+package chaos_test
+
+func biteCompiledIn(tags string) bool { return tags == "chaos_bite_stalereads" }

@@ -1,0 +1,191 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// nodeStatus is the part of GET /v1/status the suite reads.
+type nodeStatus struct {
+	NodeID       string `json:"node_id"`
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// observer samples every node's status through the client API while a run
+// goes on, to catch two leaders in one term, and answers the nemesis's
+// questions about who leads now.
+type observer struct {
+	cluster Cluster
+	hc      *http.Client
+
+	mu      sync.Mutex
+	leaders map[uint64]map[string]bool // term -> nodes that reported leading in it
+	samples int
+}
+
+func newObserver(c Cluster) *observer {
+	return &observer{
+		cluster: c,
+		hc:      &http.Client{Timeout: time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
+		leaders: map[uint64]map[string]bool{},
+	}
+}
+
+// run samples each node every interval until ctx ends. Each node has its own
+// goroutine, so a paused or partitioned node delays nobody else's samples.
+func (o *observer) run(ctx context.Context, nodes func() []string, interval time.Duration) {
+	var wg sync.WaitGroup
+	started := map[string]bool{}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for _, n := range nodes() {
+			if started[n] {
+				continue
+			}
+			started[n] = true
+			wg.Add(1)
+			go func(node string) {
+				defer wg.Done()
+				o.sampleLoop(ctx, node, interval)
+			}(n)
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			o.hc.CloseIdleConnections()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (o *observer) sampleLoop(ctx context.Context, node string, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if st, err := o.status(ctx, node); err == nil {
+			o.record(node, st)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// record notes a sample. A node answering "leader" in term T claims that
+// Raft elected it in T; two different claimants for one term is split brain.
+func (o *observer) record(node string, st nodeStatus) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.samples++
+	if st.State != "leader" {
+		return
+	}
+	if o.leaders[st.Term] == nil {
+		o.leaders[st.Term] = map[string]bool{}
+	}
+	o.leaders[st.Term][node] = true
+}
+
+// status asks node for its status.
+func (o *observer) status(ctx context.Context, node string) (nodeStatus, error) {
+	var st nodeStatus
+	err := getJSON(ctx, o.hc, o.cluster.URL(node)+"/v1/status", &st)
+	return st, err
+}
+
+// leader polls every node in nodes now and returns the leader with the
+// highest term, or an error naming what each node said.
+func (o *observer) leader(ctx context.Context, nodes []string) (string, error) {
+	var best nodeStatus
+	var seen []string
+	for _, n := range nodes {
+		st, err := o.status(ctx, n)
+		if err != nil {
+			seen = append(seen, fmt.Sprintf("%s: %v", n, err))
+			continue
+		}
+		o.record(n, st)
+		seen = append(seen, fmt.Sprintf("%s: %s term %d", n, st.State, st.Term))
+		if st.State == "leader" && st.Term >= best.Term {
+			best = st
+		}
+	}
+	if best.NodeID == "" {
+		return "", fmt.Errorf("no leader: %s", strings.Join(seen, "; "))
+	}
+	return best.NodeID, nil
+}
+
+// waitLeader polls until a leader answers or timeout passes.
+func (o *observer) waitLeader(ctx context.Context, nodes []string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		l, err := o.leader(ctx, nodes)
+		if err == nil {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("after %s: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// splitBrains lists every term in which more than one node said it led.
+func (o *observer) splitBrains() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for term, set := range o.leaders {
+		if len(set) > 1 {
+			var ids []string
+			for id := range set {
+				ids = append(ids, id)
+			}
+			sort.Strings(ids)
+			out = append(out, fmt.Sprintf("term %d has leaders %s", term, strings.Join(ids, ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sampleCount is how many status samples were taken.
+func (o *observer) sampleCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.samples
+}
+
+// getJSON GETs u and decodes a 200 answer into v.
+func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
+	code, body, err := do(ctx, hc, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", u, code, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
