@@ -26,7 +26,7 @@ type FaultRecord struct {
 	// after Start: how long clients could not write (a failover, for a
 	// fault on the leader; about nothing for a fault on a follower).
 	Outage time.Duration `json:"outage_ns"`
-	Note      string        `json:"note,omitempty"`
+	Note   string        `json:"note,omitempty"`
 }
 
 // nemesis injects one fault at a time into a cluster.
