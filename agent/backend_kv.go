@@ -114,6 +114,9 @@ func (a *Agent) kvWrite(ctx context.Context, m raftnode.Mutation) (httpapi.KVWri
 	if err != nil {
 		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
 	}
+	if w, acked := a.biteEarlyAck(m, data); acked {
+		return w, nil
+	}
 	wctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.LeaderWait)
 	defer cancel()
 	res, err := a.raft.Propose(wctx, data)

@@ -45,7 +45,7 @@ func (a *Agent) startHTTP() {
 }
 
 func (a *Agent) apiHandler() http.Handler {
-	return httpapi.New(backend{a}, httpapi.Config{
+	return biteStaleReads(httpapi.New(backend{a}, httpapi.Config{
 		Token:         a.cfg.HTTP.Token,
 		OpenReads:     a.cfg.HTTP.OpenReads,
 		Logger:        a.logger.Named("http"),
@@ -57,7 +57,7 @@ func (a *Agent) apiHandler() http.Handler {
 		// The only request bodies are KV values: cap them at the value limit
 		// so an oversized one is refused before it is read.
 		MaxBodyBytes: int64(max(a.cfg.KV.MaxValueBytes, 64<<10)),
-	})
+	}))
 }
 
 func newHTTPServer(h http.Handler, logger hclog.Logger) *http.Server {
