@@ -109,8 +109,20 @@ func contains[T comparable](list []T, v T) bool {
 // logs. It returns a skip reason when the runner cannot run here.
 type runner func(t *testing.T, cfg suiteConfig, seed uint64, logDir string) (chaos.Cluster, string)
 
-// runners is filled by the runner_*_test.go files.
-var runners = map[string]runner{}
+// runners is filled by the runner_*_test.go files, and cleanups with what
+// they leave to remove after every test (a built binary, an image).
+var (
+	runners  = map[string]runner{}
+	cleanups []func()
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
+	os.Exit(code)
+}
 
 func runnerNames() []string {
 	var out []string

@@ -1,0 +1,128 @@
+package procrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// raftConfiguration is the part of GET /v1/raft/configuration the runner
+// reads.
+type raftConfiguration struct {
+	Index   uint64       `json:"index"`
+	Servers []raftServer `json:"servers"`
+}
+
+type raftServer struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// formedPoll is how often Start re-checks whether the cluster has formed.
+const formedPoll = 100 * time.Millisecond
+
+// waitFormed polls every node's Raft configuration until each of them lists
+// every node as a voter and names the same single leader, which it returns.
+// A process that exits meanwhile ends the wait at once, with its log.
+func (c *Cluster) waitFormed(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	nodes := append([]*node(nil), c.nodes...)
+	c.mu.Unlock()
+	tick := time.NewTicker(formedPoll)
+	defer tick.Stop()
+	for {
+		leader, err := c.formed(ctx, nodes)
+		var exit *exitError
+		switch {
+		case err == nil:
+			return leader, nil
+		case errors.As(err, &exit):
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("procrun: cluster did not form: %w (last: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// formed checks once what waitFormed waits for.
+func (c *Cluster) formed(ctx context.Context, nodes []*node) (string, error) {
+	leader := ""
+	for _, nd := range nodes {
+		c.mu.Lock()
+		p := nd.proc
+		c.mu.Unlock()
+		if p == nil || !p.running() {
+			return "", &exitError{node: nd.cfg.ID, log: logTail(nd.logPath, 20)}
+		}
+		var cfg raftConfiguration
+		if err := c.getJSON(ctx, "http://"+hostPort(nd.cfg.HTTPPort)+"/v1/raft/configuration", &cfg); err != nil {
+			return "", fmt.Errorf("%s: %w", nd.cfg.ID, err)
+		}
+		voters, leaders := map[string]bool{}, []string{}
+		for _, s := range cfg.Servers {
+			if s.Suffrage == "voter" {
+				voters[s.ID] = true
+			}
+			if s.Leader {
+				leaders = append(leaders, s.ID)
+			}
+		}
+		for _, other := range nodes {
+			if !voters[other.cfg.ID] {
+				return "", fmt.Errorf("%s does not list %s as a voter yet", nd.cfg.ID, other.cfg.ID)
+			}
+		}
+		if len(leaders) != 1 {
+			return "", fmt.Errorf("%s sees leaders %v", nd.cfg.ID, leaders)
+		}
+		if leader != "" && leaders[0] != leader {
+			return "", fmt.Errorf("%s sees leader %s, others %s", nd.cfg.ID, leaders[0], leader)
+		}
+		leader = leaders[0]
+	}
+	return leader, nil
+}
+
+// exitError reports a process that exited while the cluster formed, which
+// no amount of waiting mends.
+type exitError struct {
+	node string
+	log  string // its last lines
+}
+
+func (e *exitError) Error() string {
+	return fmt.Sprintf("procrun: %s exited while the cluster formed; its log ends:\n%s", e.node, e.log)
+}
+
+// getJSON decodes the 200 answer of a GET of u into v.
+func (c *Cluster) getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
