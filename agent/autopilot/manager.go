@@ -108,7 +108,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	}
 	m.pilot = ap.New(deps.Raft, d,
 		ap.WithLogger(deps.Logger),
-		ap.WithPromoter(NewPromoter(deps.Clock)),
+		ap.WithPromoter(NewPromoter(deps.Clock, deps.Logger.Named("autopilot"))),
 		ap.WithTimeProvider(deps.Clock),
 		ap.WithReconcileInterval(cfg.ReconcileInterval),
 		ap.WithUpdateInterval(cfg.UpdateInterval),

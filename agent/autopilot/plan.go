@@ -173,10 +173,27 @@ func zoneSwap(keep, eligible []*ap.ServerState, zones map[string]int, leader raf
 	return "", "", false
 }
 
-// filterRemovals keeps only the failed servers that may be removed now: left
-// ones at once, failed ones once they have been failed for reapAfter, never
-// the leader. The library then applies min_quorum and the majority guard.
+// filterRemovals keeps only the failed servers that may be removed in this
+// pass:
+//   - never the leader;
+//   - a member that left at once, a failed one once it has been failed for
+//     DeadServerReapAfter; an alive one never (the library only offers
+//     servers the delegate reports as not alive);
+//   - at most (voters-1)/2 voters, voters being those of the Raft
+//     configuration before the pass, so the voters that stay are a majority
+//     even if every removed one was in fact still running;
+//   - never so many voters that fewer than MinQuorum remain (when set).
+//
+// raft-autopilot applies similar guards after this filter, but it counts
+// every server as a potential voter, non-voters included, so with non-voters
+// present it would remove a majority of the voters or go below MinQuorum
+// voters. Within the voter budget, stale voters go first (the library removes
+// them first), then members that left, then the longest failed.
 func filterRemovals(s Settings, state *ap.State, failed *ap.FailedServers, now time.Time) *ap.FailedServers {
+	out := &ap.FailedServers{}
+	if failed == nil {
+		return out
+	}
 	var leader raft.ServerID
 	if state != nil {
 		leader = state.Leader
@@ -191,26 +208,75 @@ func filterRemovals(s Settings, state *ap.State, failed *ap.FailedServers, now t
 		since := extOf(srv.Ext).FailedSince
 		return !since.IsZero() && now.Sub(since) >= s.DeadServerReapAfter
 	}
-	out := &ap.FailedServers{}
+	budget := voterBudget(s, votersBefore(state, failed))
 	for _, id := range failed.StaleNonVoters {
 		if id != leader {
 			out.StaleNonVoters = append(out.StaleNonVoters, id)
 		}
 	}
 	for _, id := range failed.StaleVoters {
-		if id != leader {
+		if id != leader && len(out.StaleVoters) < budget {
 			out.StaleVoters = append(out.StaleVoters, id)
 		}
 	}
+	budget -= len(out.StaleVoters)
 	for _, srv := range failed.FailedNonVoters {
 		if removable(srv) {
 			out.FailedNonVoters = append(out.FailedNonVoters, srv)
 		}
 	}
+	var voters []*ap.Server
 	for _, srv := range failed.FailedVoters {
 		if removable(srv) {
-			out.FailedVoters = append(out.FailedVoters, srv)
+			voters = append(voters, srv)
 		}
 	}
+	sort.SliceStable(voters, func(i, j int) bool {
+		li, lj := voters[i].NodeStatus == ap.NodeLeft, voters[j].NodeStatus == ap.NodeLeft
+		if li != lj {
+			return li
+		}
+		fi, fj := extOf(voters[i].Ext).FailedSince, extOf(voters[j].Ext).FailedSince
+		if !fi.Equal(fj) {
+			return fi.Before(fj)
+		}
+		return voters[i].ID < voters[j].ID
+	})
+	if len(voters) > budget {
+		voters = voters[:budget]
+	}
+	out.FailedVoters = voters
 	return out
+}
+
+// votersBefore counts the voters of the Raft configuration a removal pass
+// starts from: the voters of the state, plus any failed or stale voter the
+// state does not list yet (promoted since the state was built).
+func votersBefore(state *ap.State, failed *ap.FailedServers) int {
+	voters := make(map[raft.ServerID]bool)
+	if state != nil {
+		for id, srv := range state.Servers {
+			if srv.HasVotingRights() {
+				voters[id] = true
+			}
+		}
+	}
+	if failed != nil {
+		for _, id := range failed.StaleVoters {
+			voters[id] = true
+		}
+		for _, srv := range failed.FailedVoters {
+			voters[srv.ID] = true
+		}
+	}
+	return len(voters)
+}
+
+// voterBudget is how many voters one removal pass may remove.
+func voterBudget(s Settings, voters int) int {
+	budget := (voters - 1) / 2
+	if s.MinQuorum > 0 {
+		budget = min(budget, voters-s.MinQuorum)
+	}
+	return max(budget, 0)
 }

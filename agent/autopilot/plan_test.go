@@ -1,9 +1,8 @@
 package autopilot
 
 import (
-	"fmt"
-	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,7 +159,11 @@ func sorted(s []string) []string {
 func TestFilterRemovals(t *testing.T) {
 	settings := Settings{DeadServerReapAfter: 30 * time.Second}
 	now := t0
-	st := mkState(now, srv{id: "a", state: ap.RaftLeader})
+	// Eight voters (the failed ones below, g, and the healthy h and i): up
+	// to three may go in one pass, so only the reap rules decide here.
+	voter := func(id string) srv { return srv{id: id, state: ap.RaftVoter, healthy: true, stable: time.Hour} }
+	st := mkState(now, srv{id: "a", state: ap.RaftLeader}, voter("b"), voter("c"), voter("d"), voter("e"),
+		voter("g"), voter("h"), voter("i"), srv{id: "f", state: ap.RaftNonVoter})
 	mk := func(id string, status ap.NodeStatus, failedFor time.Duration) *ap.Server {
 		return &ap.Server{ID: raft.ServerID(id), NodeStatus: status, Ext: &serverExt{FailedSince: now.Add(-failedFor)}}
 	}
@@ -191,90 +194,96 @@ func TestFilterRemovals(t *testing.T) {
 	}
 }
 
-// TestPlanProperties checks the safety rules on random states.
-func TestPlanProperties(t *testing.T) {
-	n := 20000
-	if testing.Short() {
-		n = 2000
-	}
-	rng := rand.New(rand.NewSource(1))
-	statuses := []ap.NodeStatus{ap.NodeAlive, ap.NodeAlive, ap.NodeAlive, ap.NodeFailed, ap.NodeLeft}
-	states := []ap.RaftState{ap.RaftVoter, ap.RaftVoter, ap.RaftNonVoter}
-	for i := 0; i < n; i++ {
-		settings := Settings{MaxVoters: 1 + rng.Intn(7), MinQuorum: rng.Intn(4), DeadServerReapAfter: time.Duration(rng.Intn(60)) * time.Second}
-		stab := time.Duration(rng.Intn(20)) * time.Second
-		count := 1 + rng.Intn(9)
-		servers := []srv{{id: "s0", state: ap.RaftLeader, healthy: true, stable: time.Minute, zone: "z0"}}
-		for j := 1; j < count; j++ {
-			s := srv{
-				id: fmt.Sprintf("s%d", j), state: states[rng.Intn(len(states))], status: statuses[rng.Intn(len(statuses))],
-				healthy: rng.Intn(4) > 0, stable: time.Duration(rng.Intn(30)) * time.Second, zone: fmt.Sprintf("z%d", rng.Intn(3)),
-			}
-			if s.status != ap.NodeAlive {
-				s.failed = time.Duration(rng.Intn(90)) * time.Second
-			}
-			servers = append(servers, s)
-		}
-		st := mkState(t0, servers...)
-		checkPlan(t, i, settings, st, stab)
-		checkFilter(t, i, settings, st)
-	}
-}
-
-func checkPlan(t *testing.T, i int, s Settings, st *ap.State, stab time.Duration) {
-	t.Helper()
-	ch := planVoters(s, st, t0, stab)
-	voters := 0
-	for _, srv := range st.Servers {
-		if srv.HasVotingRights() {
-			voters++
-		}
-	}
-	for _, id := range ch.Promotions {
-		srv := st.Servers[id]
-		if srv.HasVotingRights() || srv.Server.NodeStatus != ap.NodeAlive || !srv.Health.IsStable(t0, stab) {
-			t.Fatalf("case %d: promoted %s which is not a stable alive non-voter: %+v", i, id, srv)
-		}
-	}
-	for _, id := range ch.Demotions {
-		if id == st.Leader {
-			t.Fatalf("case %d: demoted the leader", i)
-		}
-		if !st.Servers[id].HasVotingRights() {
-			t.Fatalf("case %d: demoted non-voter %s", i, id)
-		}
-	}
-	after := voters + len(ch.Promotions) - len(ch.Demotions)
-	if after > max(s.MaxVoters, voters) {
-		t.Fatalf("case %d: %d voters after plan, cap %d, before %d", i, after, s.MaxVoters, voters)
-	}
-	if after < min(voters, max(s.MinQuorum, 1)) {
-		t.Fatalf("case %d: plan leaves %d voters, below min quorum %d (before %d)", i, after, s.MinQuorum, voters)
-	}
-}
-
-func checkFilter(t *testing.T, i int, s Settings, st *ap.State) {
-	t.Helper()
+// offered lists the servers of a state that are not alive as raft-autopilot
+// offers them to the filter: by suffrage, sorted by ID.
+func offered(st *ap.State) *ap.FailedServers {
 	failed := &ap.FailedServers{}
-	for _, srv := range st.Servers {
-		if srv.Server.NodeStatus == ap.NodeAlive {
+	for _, s := range st.Servers {
+		if s.Server.NodeStatus == ap.NodeAlive {
 			continue
 		}
-		server := srv.Server
-		if srv.HasVotingRights() {
+		server := s.Server
+		if s.HasVotingRights() {
 			failed.FailedVoters = append(failed.FailedVoters, &server)
 		} else {
 			failed.FailedNonVoters = append(failed.FailedNonVoters, &server)
 		}
 	}
-	out := filterRemovals(s, st, failed, t0)
-	for _, srv := range append(out.FailedVoters, out.FailedNonVoters...) {
-		if srv.ID == st.Leader {
-			t.Fatalf("case %d: leader offered for removal", i)
-		}
-		since := extOf(srv.Ext).FailedSince
-		if srv.NodeStatus != ap.NodeLeft && t0.Sub(since) < s.DeadServerReapAfter {
-			t.Fatalf("case %d: %s failed %s ago offered before reap delay %s", i, srv.ID, t0.Sub(since), s.DeadServerReapAfter)
-		}
+	byID := func(a, b *ap.Server) int { return strings.Compare(string(a.ID), string(b.ID)) }
+	slices.SortFunc(failed.FailedVoters, byID)
+	slices.SortFunc(failed.FailedNonVoters, byID)
+	return failed
+}
+
+func TestFilterRemovalsVoterBudget(t *testing.T) {
+	leader := srv{id: "a", state: ap.RaftLeader, healthy: true, stable: time.Hour}
+	alive := func(id string, st ap.RaftState) srv { return srv{id: id, state: st, healthy: true, stable: time.Hour} }
+	dead := func(id string, st ap.RaftState, failedFor time.Duration) srv {
+		return srv{id: id, state: st, status: ap.NodeFailed, failed: failedFor}
+	}
+	cases := map[string]struct {
+		minQuorum int
+		servers   []srv
+		stale     []raft.ServerID
+		want      []string // removed voters, in removal order
+	}{
+		// raft-autopilot counts non-voters as potential voters and would let
+		// both dead voters go here, leaving one voter of three.
+		"non-voters do not widen the majority cap": {
+			servers: []srv{leader, dead("b", ap.RaftVoter, time.Hour), dead("c", ap.RaftVoter, 2*time.Hour),
+				alive("d", ap.RaftNonVoter), alive("e", ap.RaftNonVoter)},
+			want: []string{"c"},
+		},
+		// ... and would remove b here, leaving two voters with min_quorum 3.
+		"non-voters do not count toward min quorum": {
+			minQuorum: 3,
+			servers: []srv{leader, dead("b", ap.RaftVoter, time.Hour), alive("c", ap.RaftVoter),
+				alive("d", ap.RaftNonVoter), alive("e", ap.RaftNonVoter)},
+		},
+		"min quorum caps below the majority cap": {
+			minQuorum: 4,
+			servers: []srv{leader, alive("b", ap.RaftVoter), dead("c", ap.RaftVoter, time.Hour),
+				dead("d", ap.RaftVoter, 3*time.Hour), dead("e", ap.RaftVoter, 2*time.Hour)},
+			want: []string{"d"},
+		},
+		"members that left go first, then the longest failed": {
+			servers: []srv{leader, alive("b", ap.RaftVoter), alive("c", ap.RaftVoter), alive("d", ap.RaftVoter),
+				dead("e", ap.RaftVoter, time.Hour), dead("f", ap.RaftVoter, 2*time.Hour),
+				{id: "g", state: ap.RaftVoter, status: ap.NodeLeft, failed: time.Second}},
+			want: []string{"g", "f", "e"},
+		},
+		"stale voters use the budget first": {
+			servers: []srv{leader, alive("b", ap.RaftVoter), dead("c", ap.RaftVoter, time.Hour)},
+			stale:   []raft.ServerID{"x"},
+			want:    []string{"x"},
+		},
+		"a non-voter goes when no voter may": {
+			servers: []srv{leader, dead("b", ap.RaftNonVoter, time.Hour)},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := mkState(t0, tc.servers...)
+			failed := offered(st)
+			failed.StaleVoters = tc.stale
+			got := filterRemovals(Settings{MinQuorum: tc.minQuorum}, st, failed, t0)
+			removed := slices.Clone(got.StaleVoters)
+			for _, s := range got.FailedVoters {
+				removed = append(removed, s.ID)
+			}
+			if r := ids(removed); !slices.Equal(r, sorted(tc.want)) {
+				t.Fatalf("removed voters %v, want %v", r, tc.want)
+			}
+			for i, s := range got.FailedVoters {
+				if want := tc.want[len(got.StaleVoters)+i]; string(s.ID) != want {
+					t.Errorf("removal %d is %s, want %s (order %v)", i, s.ID, want, tc.want)
+				}
+			}
+			for _, s := range failed.FailedNonVoters {
+				if !slices.Contains(got.FailedNonVoters, s) {
+					t.Errorf("failed non-voter %s held back", s.ID)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,10 @@
 package autopilot
 
 import (
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	ap "github.com/hashicorp/raft-autopilot"
 
@@ -11,11 +15,21 @@ import (
 // (planVoters) and removal filter (filterRemovals). Its methods run on
 // autopilot's goroutines and never block: they only read the state given.
 type Promoter struct {
-	clock clock.Clock
+	clock  clock.Clock
+	logger hclog.Logger
 }
 
-// NewPromoter returns a promoter reading time from c.
-func NewPromoter(c clock.Clock) *Promoter { return &Promoter{clock: c} }
+// NewPromoter returns a promoter reading time from c (the wall clock when nil)
+// and logging each removal pass to logger (discarded when nil).
+func NewPromoter(c clock.Clock, logger hclog.Logger) *Promoter {
+	if c == nil {
+		c = clock.Real{}
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Promoter{clock: c, logger: logger}
+}
 
 var _ ap.Promoter = (*Promoter)(nil)
 
@@ -44,13 +58,46 @@ func (p *Promoter) CalculatePromotionsAndDemotions(c *ap.Config, s *ap.State) ap
 	return planVoters(*settings, s, p.clock.Now(), s.ServerStabilizationTime(c))
 }
 
-// FilterFailedServerRemovals applies filterRemovals.
+// FilterFailedServerRemovals applies filterRemovals and logs the pass when it
+// removes anything.
 func (p *Promoter) FilterFailedServerRemovals(c *ap.Config, s *ap.State, failed *ap.FailedServers) *ap.FailedServers {
 	settings, ok := c.Ext.(*Settings)
 	if !ok {
 		return &ap.FailedServers{}
 	}
-	return filterRemovals(*settings, s, failed, p.clock.Now())
+	out := filterRemovals(*settings, s, failed, p.clock.Now())
+	p.logRemovalPass(*settings, s, failed, out)
+	return out
+}
+
+// logRemovalPass writes one line per pass that removes something, with what
+// an outside checker needs to verify the per-pass rules from the logs alone:
+// removing_voters <= (voters-1)/2 and voters-removing_voters >= min_quorum.
+// The library may still hold back some of these servers (its own guards run
+// after the filter); it never removes one that is not listed here.
+func (p *Promoter) logRemovalPass(settings Settings, s *ap.State, failed, out *ap.FailedServers) {
+	removing := make([]string, 0, len(out.StaleNonVoters)+len(out.StaleVoters)+len(out.FailedNonVoters)+len(out.FailedVoters))
+	for _, id := range slices.Concat(out.StaleNonVoters, out.StaleVoters) {
+		removing = append(removing, string(id))
+	}
+	for _, srv := range slices.Concat(out.FailedNonVoters, out.FailedVoters) {
+		removing = append(removing, string(srv.ID))
+	}
+	if len(removing) == 0 {
+		return
+	}
+	slices.Sort(removing)
+	var leader raft.ServerID
+	if s != nil {
+		leader = s.Leader
+	}
+	p.logger.Info("autopilot removal pass",
+		"voters", votersBefore(s, failed),
+		"removing", strings.Join(removing, ","),
+		"removing_voters", len(out.StaleVoters)+len(out.FailedVoters),
+		"leader", string(leader),
+		"min_quorum", settings.MinQuorum,
+	)
 }
 
 // IsPotentialVoter reports whether a node type may vote.

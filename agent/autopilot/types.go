@@ -7,8 +7,9 @@
 //     period before a dead member counts as removable (dead_server_reap_after);
 //   - a promoter that caps voters at max_voters, spreads them across zones and
 //     replaces a failed voter with a healthy non-voter;
-//   - the removal filter that never touches the leader and never goes below
-//     min_quorum.
+//   - the removal filter that never touches the leader, removes at most a
+//     minority of the voters in one pass and never goes below min_quorum
+//     voters (the library's own guards count non-voters too).
 //
 // Decisions are pure functions of a snapshot of inputs (see plan.go), so they
 // are tested exhaustively without a cluster.
