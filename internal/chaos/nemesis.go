@@ -14,8 +14,10 @@ import (
 type FaultRecord struct {
 	Kind   FaultKind `json:"kind"`
 	Target string    `json:"target,omitempty"`
-	// Start is when the fault began; End when it was healed (the restart,
-	// resume or network heal completed).
+	// Start is when the fault was in force (the kill, pause or network
+	// fault had taken effect; for churn, when the newcomer was started);
+	// End when it was healed (the restart, resume or network heal
+	// completed; for churn, when autopilot had settled).
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	// Recovery is from End to the acknowledgement of the first write sent
@@ -129,6 +131,7 @@ func (n *nemesis) inject(ctx context.Context, kind FaultKind) (FaultRecord, erro
 		if err := n.c.Kill(ctx, rec.Target); err != nil {
 			return rec, err
 		}
+		rec.Start = time.Now()
 		holdErr := n.holdFor(ctx)
 		return rec, errors.Join(holdErr, heal(func(c context.Context) error { return n.c.Restart(c, rec.Target) }))
 	case PauseLeader:
@@ -136,6 +139,7 @@ func (n *nemesis) inject(ctx context.Context, kind FaultKind) (FaultRecord, erro
 		if err := n.c.Pause(ctx, leader); err != nil {
 			return rec, err
 		}
+		rec.Start = time.Now()
 		holdErr := n.holdFor(ctx)
 		return rec, errors.Join(holdErr, heal(func(c context.Context) error { return n.c.Resume(c, leader) }))
 	case PartitionLeader, PartitionFollower:
@@ -177,6 +181,7 @@ func (n *nemesis) network(ctx context.Context, rec *FaultRecord, heal func(func(
 	if err := apply(ctx); err != nil {
 		return errors.Join(err, heal(n.c.Heal))
 	}
+	rec.Start = time.Now()
 	holdErr := n.holdFor(ctx)
 	return errors.Join(holdErr, heal(n.c.Heal))
 }
@@ -239,6 +244,7 @@ func (n *nemesis) restartAll(ctx context.Context, rec *FaultRecord, atOnce bool,
 			errs = append(errs, n.c.Kill(ctx, id))
 		}
 	}
+	rec.Start = time.Now()
 	errs = append(errs, heal(func(c context.Context) error {
 		if atOnce {
 			return parallel(nodes, func(id string) error { return n.c.Restart(c, id) })
