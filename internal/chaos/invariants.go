@@ -274,3 +274,45 @@ func removalPasses(path string) ([]string, int, error) {
 	}
 	return out, passes, sc.Err()
 }
+
+// indexConflicts checks that no Raft log index holds two different writes.
+// Indexes are the log's, shared by all keys, so each names exactly one
+// entry: every acknowledged write claims the entry at its index, and every
+// read that found a key claims that the entry at its modify index wrote the
+// value it returned. Two different claims on one index mean an
+// acknowledged write was lost (or a read returned a write that was never
+// committed), however the histories of the single keys look.
+func indexConflicts(acks []ack, ops []porcupine.Operation) []string {
+	type claim struct{ what, by string }
+	claims := map[uint64]claim{}
+	var out []string
+	seen := map[string]bool{}
+	add := func(index uint64, what, by string) {
+		prev, ok := claims[index]
+		switch {
+		case !ok:
+			claims[index] = claim{what, by}
+		case prev.what != what:
+			v := fmt.Sprintf("log index %d holds two writes: %s (%s) and %s (%s)", index, prev.what, prev.by, what, by)
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	for _, a := range acks {
+		if a.Delete {
+			add(a.Index, "delete of "+a.Key, "acknowledged")
+		} else {
+			add(a.Index, fmt.Sprintf("put of %q to %s", a.Value, a.Key), "acknowledged")
+		}
+	}
+	for _, op := range ops {
+		in, _ := op.Input.(linearize.Input)
+		if res, ok := op.Output.(linearize.GetResult); ok && in.Op == linearize.OpGet && res.Found {
+			add(res.ModifyIndex, fmt.Sprintf("put of %q to %s", res.Value, in.Key), "read")
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -177,3 +177,20 @@ func TestUsableKindsAndShuffle(t *testing.T) {
 		t.Error("shuffle lost or duplicated kinds")
 	}
 }
+
+func TestIndexConflicts(t *testing.T) {
+	get := func(key, value string, modify uint64) porcupine.Operation {
+		return porcupine.Operation{
+			Input:  linearize.Input{Op: linearize.OpGet, Key: key},
+			Output: linearize.GetResult{Found: true, Value: value, CreateIndex: 1, ModifyIndex: modify},
+		}
+	}
+	acks := []ack{{Key: "chaos/k0", Value: "a", Index: 5}, {Key: "chaos/k1", Delete: true, Index: 6}}
+	if got := indexConflicts(acks, []porcupine.Operation{get("chaos/k0", "a", 5), get("chaos/k0", "a", 5)}); len(got) != 0 {
+		t.Errorf("consistent claims reported: %q", got)
+	}
+	got := indexConflicts(append(acks, ack{Key: "chaos/k2", Value: "b", Index: 5}), []porcupine.Operation{get("chaos/k3", "c", 6)})
+	if len(got) != 2 || !strings.Contains(got[0], "log index 5 holds two writes") || !strings.Contains(got[1], "log index 6") {
+		t.Errorf("conflicts %q, want one at index 5 and one at 6", got)
+	}
+}

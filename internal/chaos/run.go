@@ -188,6 +188,9 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 			violate("%s", v)
 		}
 	}
+	for _, v := range indexConflicts(tr.acked.all(), ops) {
+		violate("%s", v)
+	}
 
 	logDir := filepath.Join(opts.Dir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err == nil {
