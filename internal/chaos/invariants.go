@@ -108,10 +108,10 @@ func converged(ctx context.Context, obs *observer, live, retired []string, s Aut
 		}
 	}
 	if len(conf) != len(live) {
-		return fmt.Errorf("Raft configuration %v has servers that are not live (live: %v)", conf, live)
+		return fmt.Errorf("the Raft configuration %v has servers that are not live (live: %v)", conf, live)
 	}
 	if want := min(s.MaxVoters, len(live)); voters != want {
-		return fmt.Errorf("Raft configuration %v has %d voters, want %d (max_voters %d, %d live servers)", conf, voters, want, s.MaxVoters, len(live))
+		return fmt.Errorf("the Raft configuration %v has %d voters, want %d (max_voters %d, %d live servers)", conf, voters, want, s.MaxVoters, len(live))
 	}
 	return nil
 }
