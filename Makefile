@@ -102,3 +102,26 @@ bench-membership:
 bench-kv:
 	$(GO) test -run '^$$' -bench 'BenchmarkKVPut' -benchtime 3000x -timeout 20m ./agent/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./agent/kv/
+
+## bench-suite: agentbench on three agent processes of bin/agent: PUT and
+## linearizable GET at BENCH_CLIENTS clients, leader memory, raft.db after
+## BENCH_DISK_WRITES writes, membership timings, raftnode.Apply in process,
+## gossip pools of BENCH_GOSSIP agents; the tables are printed and written
+## as Markdown and JSON under results/bench
+BENCH_CLIENTS     ?= 1,16,64
+BENCH_DURATION    ?= 5s
+BENCH_DISK_WRITES ?= 1000000
+BENCH_GOSSIP      ?= 50
+BENCH_OUT         ?= $(CURDIR)/results/bench
+BENCH_FLAGS        = -binary $(BIN) -clients $(BENCH_CLIENTS) -duration $(BENCH_DURATION) \
+                     -disk-writes $(BENCH_DISK_WRITES) -gossip '$(BENCH_GOSSIP)' -out $(BENCH_OUT)
+.PHONY: bench-suite bench-etcd
+bench-suite: build
+	$(GO) run ./bench/cmd/agentbench $(BENCH_FLAGS)
+
+## bench-etcd: bench-suite, then the same put and get load against a
+## three-member etcd (ETCD_VERSION, built from the module proxy in a
+## throwaway module), with ratios ours/etcd in the same table
+ETCD_VERSION ?= v3.7.3
+bench-etcd: build
+	$(GO) run ./bench/cmd/agentbench $(BENCH_FLAGS) -etcd -etcd-version $(ETCD_VERSION)

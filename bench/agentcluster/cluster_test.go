@@ -1,0 +1,83 @@
+package agentcluster
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clusteragent/agent/bench/load"
+)
+
+func TestRenderIsLoopbackHCL(t *testing.T) {
+	cfg := nodeConfig{ID: "n1", DataDir: "/d", GossipPort: 1, RaftPort: 2, HTTPPort: 3, Join: "127.0.0.1:1", BootstrapExpect: 3}.render()
+	for _, want := range []string{`node_id          = "n1"`, `bind             = "127.0.0.1"`, `join             = ["127.0.0.1:1"]`,
+		"bootstrap_expect = 3", "gossip           = 1", "raft             = 2", `addr             = "127.0.0.1:3"`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+// TestClusterServesKV builds the agent, starts three processes, and writes
+// and reads through the leader with the benchmark's client.
+func TestClusterServesKV(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the agent and starts three processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := BuildBinary(ctx, root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c, err := Start(ctx, Options{Binary: bin, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+		for _, n := range c.Nodes {
+			if n.Exited() == nil {
+				t.Errorf("%s still running after Close", n.ID)
+			}
+		}
+	}()
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.DataDir(leader)); err != nil {
+		t.Errorf("leader's data dir: %v", err)
+	}
+	kc := NewKVClient(leader.URL)
+	defer kc.Close()
+	if err := kc.Get(ctx, "absent"); err == nil {
+		t.Error("GET of an absent key succeeded")
+	}
+	if err := kc.Put(ctx, load.PutKey(0, 0), load.Value(256)); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.Get(ctx, load.PutKey(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// A follower forwards writes, so the client works against any node.
+	for _, n := range c.Nodes {
+		if n != leader {
+			f := NewKVClient(n.URL)
+			err := f.Put(ctx, "via-"+n.ID, []byte("x"))
+			f.Close()
+			if err != nil {
+				t.Errorf("put via follower %s: %v", n.ID, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/clusteragent/agent/bench/agentcluster"
+	"github.com/clusteragent/agent/bench/report"
+)
+
+// gossipRound is the pause between rounds of asking every agent for its
+// member list; with hundreds of agents a round itself takes a while, so
+// the timings' resolution is a round.
+const gossipRound = 250 * time.Millisecond
+
+// gossipTimeout bounds each gossip step.
+const gossipTimeout = 5 * time.Minute
+
+// measureGossip starts n gossip-only agents under dir that all join the
+// first at once, and times until every agent lists all n alive; then kills
+// -9 the last one and times until the first and until every other agent
+// no longer lists it alive or suspect.
+func measureGossip(ctx context.Context, binary, dir string, n int) (_ []report.Timing, err error) {
+	began := time.Now()
+	c, err := agentcluster.StartGossipPool(agentcluster.Options{Binary: binary, Dir: dir}, n)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, c.Close()) }()
+	log.Printf("gossip %d: started %d agents in %s", n, n, time.Since(began).Round(time.Millisecond))
+
+	var rounds int
+	lastAlive := map[string]int{} // what each agent last reported
+	_, all, err := untilEvery(ctx, c.Nodes, func(node *agentcluster.Node) (bool, error) {
+		ms, err := agentcluster.Members(ctx, node)
+		if err != nil {
+			return false, nil // starting, or busy: ask next round
+		}
+		alive := 0
+		for _, m := range ms {
+			if m.Status == "alive" {
+				alive++
+			}
+		}
+		lastAlive[node.ID] = alive
+		return alive == n, nil
+	}, &rounds)
+	if err != nil {
+		fewest := n
+		for _, node := range c.Nodes {
+			fewest = min(fewest, lastAlive[node.ID])
+		}
+		return nil, fmt.Errorf("gossip %d: convergence (at the last round an agent saw only %d alive): %w", n, fewest, err)
+	}
+	converged := all.Sub(began)
+	log.Printf("gossip %d: every agent sees all %d alive after %s", n, n, converged.Round(time.Millisecond))
+
+	victim := c.Nodes[len(c.Nodes)-1]
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = victim.Kill(kctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	killed := time.Now()
+	first, all, err := untilEvery(ctx, c.Nodes[:len(c.Nodes)-1], func(node *agentcluster.Node) (bool, error) {
+		ms, err := agentcluster.Members(ctx, node)
+		if err != nil {
+			return false, nil
+		}
+		for _, m := range ms {
+			if m.ID == victim.ID {
+				return m.Status != "alive" && m.Status != "suspect", nil
+			}
+		}
+		return true, nil // already forgotten
+	}, &rounds)
+	if err != nil {
+		return nil, fmt.Errorf("gossip %d: crash detection: %w", n, err)
+	}
+	log.Printf("gossip %d: kill -9 seen dead by the first agent after %s, by all after %s", n,
+		first.Sub(killed).Round(time.Millisecond), all.Sub(killed).Round(time.Millisecond))
+	note := fmt.Sprintf("gossip-only agents joining one seed at once; resolution one polling round (%d rounds, %s apart)", rounds, gossipRound)
+	return []report.Timing{
+		{Name: fmt.Sprintf("%d agents: start → all see all", n), Seconds: converged.Seconds(), Note: note},
+		{Name: fmt.Sprintf("%d agents: kill -9 → first sees dead", n), Seconds: first.Sub(killed).Seconds()},
+		{Name: fmt.Sprintf("%d agents: kill -9 → all see dead", n), Seconds: all.Sub(killed).Seconds()},
+	}, nil
+}
+
+// untilEvery asks every node, round after round, until done holds for each
+// (a node that said done is not asked again), and returns when done first
+// held for any node and when for the last. A node's process exiting ends
+// it with an error. rounds counts the rounds.
+func untilEvery(ctx context.Context, nodes []*agentcluster.Node, done func(*agentcluster.Node) (bool, error), rounds *int) (first, all time.Time, err error) {
+	ctx, cancel := context.WithTimeout(ctx, gossipTimeout)
+	defer cancel()
+	pending := append([]*agentcluster.Node(nil), nodes...)
+	for {
+		*rounds++
+		var still []*agentcluster.Node
+		for _, node := range pending {
+			if exit := node.Exited(); exit != nil {
+				return first, all, exit
+			}
+			ok, err := done(node)
+			if err != nil {
+				return first, all, err
+			}
+			if !ok {
+				still = append(still, node)
+				continue
+			}
+			if first.IsZero() {
+				first = time.Now()
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			return first, time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return first, all, fmt.Errorf("%w with %d of %d agents pending", ctx.Err(), len(pending), len(nodes))
+		case <-time.After(gossipRound):
+		}
+	}
+}

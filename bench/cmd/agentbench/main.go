@@ -1,0 +1,252 @@
+// Command agentbench is the agent's performance suite. On three agent
+// processes of the built binary on loopback (bootstrap_expect = 3, default
+// timers) it measures:
+//
+//   - PUT /v1/kv and linearizable GET throughput and p50/p99/max latency at
+//     each client count (-clients, default 1,16,64), each client a worker
+//     with its own keep-alive connection to the leader, for a fixed time
+//     per level (-duration after -warmup);
+//   - the leader's resident memory idle and under the heaviest put load;
+//   - with -disk-writes N, raft.db and snapshot sizes after N writes;
+//   - the membership timings (-membership): a fourth agent from exec to
+//     non-voter and to voter, kill -9 of it to dead in gossip and to pruned
+//     from Raft, kill -9 of the leader to the first successful write;
+//
+// then, in this process, the put levels through raftnode.Apply on three
+// raftnode nodes (-apply), as a Go program embedding raftnode sees it, and
+// gossip at scale (-gossip 50,200: gossip-only agents joining one seed at
+// once, time until every agent sees all alive, and kill -9 to dead).
+//
+// With -etcd it first builds etcd (default v3.7.3) from the module proxy in
+// a throwaway module in the temp dir, and at the end drives a three-member
+// etcd on loopback with the same plan through etcd's Go client; the table
+// then shows etcd's figures and the ratios ours/etcd.
+//
+// It prints the tables and writes them as Markdown and JSON into -out.
+// Measurements run one after another, never alongside a build or each
+// other. Everything it starts is killed, and its temp dir removed, when it
+// ends, on error and on Ctrl-C too.
+//
+// Usage (from the repository root; make bench-suite and make bench-etcd
+// run it on bin/agent):
+//
+//	go run ./bench/cmd/agentbench [-binary bin/agent] [-etcd] [flags]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/clusteragent/agent/bench/agentcluster"
+	"github.com/clusteragent/agent/bench/applybench"
+	"github.com/clusteragent/agent/bench/etcdwrap"
+	"github.com/clusteragent/agent/bench/load"
+	"github.com/clusteragent/agent/bench/report"
+)
+
+// options are the command's flags.
+type options struct {
+	binary      string
+	out         string
+	etcd        bool
+	etcdVersion string
+	keep        bool
+	plan        load.Plan
+	// membership runs the membership timings after the load.
+	membership bool
+	// apply runs the plan's levels through raftnode.Apply in process.
+	apply bool
+	// gossip are the sizes of the gossip pools to time; none: skip.
+	gossip []int
+	// diskWrites, when positive, is how many writes the disk measurement
+	// makes, with diskClients clients.
+	diskWrites, diskClients int
+	// stabilization and reapAfter override the autopilot defaults when
+	// non-zero.
+	stabilization, reapAfter time.Duration
+}
+
+// autopilotBlock is the body of the agents' autopilot block: empty unless
+// a timer is overridden.
+func (o options) autopilotBlock() string {
+	var lines []string
+	if o.stabilization > 0 {
+		lines = append(lines, fmt.Sprintf("  server_stabilization_time = %q", o.stabilization))
+	}
+	if o.reapAfter > 0 {
+		lines = append(lines, fmt.Sprintf("  dead_server_reap_after = %q", o.reapAfter))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// notes say which settings differ from the agent's defaults.
+func (o options) notes() []string {
+	var out []string
+	if o.stabilization > 0 {
+		out = append(out, fmt.Sprintf("server_stabilization_time = %s (default 10s)", o.stabilization))
+	}
+	if o.reapAfter > 0 {
+		out = append(out, fmt.Sprintf("dead_server_reap_after = %s (default 30s)", o.reapAfter))
+	}
+	if len(out) == 0 && o.membership {
+		out = append(out, "autopilot timers at their defaults (server_stabilization_time 10s, dead_server_reap_after 30s)")
+	}
+	return out
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("agentbench: ")
+	var o options
+	var clients, gossip string
+	flag.StringVar(&o.binary, "binary", "", "agent binary to run (default: build ./cmd/agent with CGO_ENABLED=0 into the temp dir)")
+	flag.StringVar(&o.out, "out", filepath.Join("results", "bench"), "directory for the Markdown and JSON results")
+	flag.BoolVar(&o.etcd, "etcd", false, "also build etcd and run the same load against it, for ours/etcd ratios")
+	flag.StringVar(&o.etcdVersion, "etcd-version", etcdwrap.DefaultVersion, "etcd version to build from the module proxy")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, data) instead of removing it")
+	flag.StringVar(&clients, "clients", "1,16,64", "concurrent client counts, comma-separated")
+	flag.DurationVar(&o.plan.Duration, "duration", 5*time.Second, "measured time per operation and client count")
+	flag.DurationVar(&o.plan.Warmup, "warmup", time.Second, "unmeasured warm-up before each level")
+	flag.IntVar(&o.plan.ValueSize, "value-size", 256, "PUT value size in bytes")
+	flag.BoolVar(&o.apply, "apply", true, "also run the put levels through raftnode.Apply on three in-process nodes")
+	flag.IntVar(&o.diskWrites, "disk-writes", 0, "after the load, make this many writes and report raft.db and snapshot sizes (0: skip; the issue's figure is 1000000)")
+	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
+	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
+	flag.BoolVar(&o.membership, "membership", true, "after the load, time a new agent to voter, kill -9 to dead and pruned, and leader kill -9 to first write")
+	flag.DurationVar(&o.stabilization, "stabilization", 0, "autopilot server_stabilization_time for the agents (0: the default)")
+	flag.DurationVar(&o.reapAfter, "reap-after", 0, "autopilot dead_server_reap_after for the agents (0: the default)")
+	flag.Parse()
+	var err error
+	if o.plan.Clients, err = load.ParseClients(clients); err != nil {
+		log.Print(err)
+		os.Exit(2)
+	}
+	if gossip != "" {
+		if o.gossip, err = load.ParseClients(gossip); err != nil {
+			log.Printf("-gossip: %v", err)
+			os.Exit(2)
+		}
+	}
+	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || flag.NArg() > 0 {
+		log.Print("-duration and -value-size must be positive, -warmup not negative, and no arguments")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		log.Print(err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run does the whole suite; every process it starts is dead and (unless
+// -keep) its temp dir gone when it returns.
+func run(ctx context.Context, o options) (err error) {
+	tmp, err := os.MkdirTemp("", "agentbench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keep {
+			log.Printf("kept %s", tmp)
+			return
+		}
+		err = errors.Join(err, os.RemoveAll(tmp))
+	}()
+	root, err := agentcluster.ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Builds first, so no compiler competes with a measurement.
+	var etcdBins etcdwrap.Binaries
+	if o.etcd {
+		wrap := filepath.Join(tmp, "etcdwrap")
+		if err := os.Mkdir(wrap, 0o700); err != nil {
+			return err
+		}
+		log.Printf("building etcd %s in a throwaway module", o.etcdVersion)
+		began := time.Now()
+		if etcdBins, err = etcdwrap.Build(ctx, wrap, root, o.etcdVersion); err != nil {
+			return err
+		}
+		log.Printf("built etcd in %s", time.Since(began).Round(time.Second))
+	}
+	binary := o.binary
+	if binary == "" {
+		log.Print("building ./cmd/agent")
+		binDir := filepath.Join(tmp, "bin")
+		if err := os.Mkdir(binDir, 0o700); err != nil {
+			return err
+		}
+		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
+			return err
+		}
+	}
+	if binary, err = filepath.Abs(binary); err != nil {
+		return err
+	}
+
+	r := &report.Report{Started: time.Now(), Host: report.ThisHost(), Plan: o.plan, Notes: o.notes()}
+	agentDir := filepath.Join(tmp, "agent")
+	if err := os.Mkdir(agentDir, 0o700); err != nil {
+		return err
+	}
+	if err := runAgent(ctx, binary, agentDir, o, r); err != nil {
+		return err
+	}
+	if o.apply {
+		applyDir := filepath.Join(tmp, "apply")
+		log.Print("running the put levels through raftnode.Apply in process")
+		res, err := applybench.Run(ctx, applyDir, o.plan)
+		if err != nil {
+			return err
+		}
+		for _, x := range res {
+			logLevel(x)
+		}
+		r.Agent.Results = append(r.Agent.Results, res...)
+	}
+	for _, n := range o.gossip {
+		log.Printf("gossip: %d agents joining one seed", n)
+		gdir := filepath.Join(tmp, fmt.Sprintf("gossip%d", n))
+		if err := os.Mkdir(gdir, 0o700); err != nil {
+			return err
+		}
+		timings, err := measureGossip(ctx, binary, gdir, n)
+		if err != nil {
+			return err
+		}
+		r.Timings = append(r.Timings, timings...)
+	}
+	if o.etcd {
+		etcdDir := filepath.Join(tmp, "etcd")
+		if err := os.Mkdir(etcdDir, 0o700); err != nil {
+			return err
+		}
+		log.Printf("running the same load against etcd %s", o.etcdVersion)
+		if r.Etcd, err = etcdwrap.Run(ctx, etcdBins, etcdDir, o.plan); err != nil {
+			return err
+		}
+	}
+	fmt.Println()
+	if err := r.Text(os.Stdout); err != nil {
+		return err
+	}
+	md, js, err := r.WriteFiles(o.out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s and %s\n", md, js)
+	return nil
+}

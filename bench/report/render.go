@@ -1,0 +1,215 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// rows is the table: a header, then one row per load level of the agent,
+// then memory. With etcd, every row has etcd's figures and the ratios.
+func (r *Report) rows() [][]string {
+	head := []string{"operation", "clients", "ops/s", "p50 ms", "p99 ms", "max ms", "errors"}
+	if r.Etcd != nil {
+		head = append(head, "etcd ops/s", "etcd p50 ms", "etcd p99 ms", "etcd max ms", "ops/s ours/etcd", "p99 ours/etcd")
+	}
+	out := [][]string{head}
+	for _, res := range r.Agent.Results {
+		row := []string{res.Name, strconv.Itoa(res.Clients), num(res.OpsPerSec, 0), num(res.P50Ms, 2), num(res.P99Ms, 2), num(res.MaxMs, 2), strconv.Itoa(res.Errors)}
+		if r.Etcd != nil {
+			if e := r.Etcd.find(res.Name, res.Clients); e != nil {
+				row = append(row, num(e.OpsPerSec, 0), num(e.P50Ms, 2), num(e.P99Ms, 2), num(e.MaxMs, 2),
+					ratio(res.OpsPerSec, e.OpsPerSec), ratio(res.P99Ms, e.P99Ms))
+			} else {
+				row = append(row, "-", "-", "-", "-", "-", "-")
+			}
+		}
+		out = append(out, row)
+	}
+	mem := func(label string, agent, etcd uint64) {
+		row := []string{label, "", "", "", "", "", ""}
+		row[2] = mib(agent)
+		if r.Etcd != nil {
+			row = append(row, mib(etcd), "", "", "", ratio(float64(agent), float64(etcd)), "")
+		}
+		out = append(out, row)
+	}
+	var eIdle, eLoad uint64
+	if r.Etcd != nil {
+		eIdle, eLoad = r.Etcd.Memory.IdleRSSBytes, r.Etcd.Memory.LoadRSSBytes
+	}
+	mem("leader RSS idle (MiB)", r.Agent.Memory.IdleRSSBytes, eIdle)
+	mem(fmt.Sprintf("leader RSS, %d-client put (MiB)", r.Agent.Memory.LoadClients), r.Agent.Memory.LoadRSSBytes, eLoad)
+	return out
+}
+
+// timingRows is the membership table, or nil without timings.
+func (r *Report) timingRows() [][]string {
+	if len(r.Timings) == 0 {
+		return nil
+	}
+	out := [][]string{{"agent timing", "seconds", "note"}}
+	for _, t := range r.Timings {
+		out = append(out, []string{t.Name, num(t.Seconds, 3), t.Note})
+	}
+	return out
+}
+
+// diskRows is the disk table, or nil without a disk measurement.
+func (r *Report) diskRows() [][]string {
+	d := r.Disk
+	if d == nil {
+		return nil
+	}
+	out := [][]string{{fmt.Sprintf("after %d writes", d.Writes), "raft.db MiB", "snapshots MiB", "data dir MiB", "note"}}
+	for _, n := range d.Nodes {
+		label := n.ID
+		if n.Leader {
+			label += " (leader)"
+		}
+		out = append(out, []string{label, mib(n.RaftDBBytes), mib(n.SnapshotsBytes), mib(n.DataDirBytes), ""})
+	}
+	if len(d.Nodes) == 0 {
+		out = append(out, []string{"no node running", "-", "-", "-", ""})
+	}
+	note := fmt.Sprintf("%d clients, %.0f writes/s", d.Clients, float64(d.Writes)/max(d.Seconds, 1e-9))
+	if d.Errors > 0 {
+		note += fmt.Sprintf(", %d errors (first: %s)", d.Errors, d.FirstError)
+	}
+	out[len(out)-1][4] = note
+	return out
+}
+
+// Text writes the tables for a terminal.
+func (r *Report) Text(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(r.title() + "\n")
+	writeText(&b, r.rows(), false)
+	if t := r.timingRows(); t != nil {
+		b.WriteString("\n")
+		writeText(&b, t, true)
+	}
+	if t := r.diskRows(); t != nil {
+		b.WriteString("\n")
+		writeText(&b, t, true)
+	}
+	for _, n := range r.Notes {
+		b.WriteString("note: " + n + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeText aligns rows in columns: the first left-aligned, which reads
+// best for labels, the figures right-aligned; with lastIsText the last
+// column (a note) follows unpadded.
+func writeText(b *strings.Builder, rows [][]string, lastIsText bool) {
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], len(cell))
+		}
+	}
+	for _, row := range rows {
+		fmt.Fprintf(b, "%-*s", widths[0], row[0])
+		for i, cell := range row[1:] {
+			if lastIsText && i == len(row)-2 {
+				fmt.Fprintf(b, "  %s", cell)
+				continue
+			}
+			fmt.Fprintf(b, "  %*s", widths[i+1], cell)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// Markdown writes the tables as a Markdown document.
+func (r *Report) Markdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmark %s\n\n%s\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.title())
+	writeMarkdown(&b, r.rows())
+	b.WriteString("\nLatencies are per request, measured by the client; errors are not in them. " +
+		"Ratios are ours/etcd: above 1 means more throughput, or a longer p99, than etcd.\n")
+	for _, t := range [][][]string{r.timingRows(), r.diskRows()} {
+		if t != nil {
+			b.WriteString("\n")
+			writeMarkdown(&b, t)
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range r.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeMarkdown(b *strings.Builder, rows [][]string) {
+	for i, row := range rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		if i == 0 {
+			b.WriteString("| --- |" + strings.Repeat(" ---: |", len(row)-1) + "\n")
+		}
+	}
+}
+
+// WriteFiles writes the report as Markdown and JSON into dir, named by the
+// start time, and as latest.md and latest.json. It returns the paths of
+// the timestamped files.
+func (r *Report) WriteFiles(dir string) (md, js string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	var mdBuf strings.Builder
+	if err := r.Markdown(&mdBuf); err != nil {
+		return "", "", err
+	}
+	jsBytes, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	stamp := r.Started.UTC().Format("20060102-150405")
+	md = filepath.Join(dir, "bench-"+stamp+".md")
+	js = filepath.Join(dir, "bench-"+stamp+".json")
+	for path, data := range map[string][]byte{
+		md: []byte(mdBuf.String()), js: append(jsBytes, '\n'),
+		filepath.Join(dir, "latest.md"): []byte(mdBuf.String()), filepath.Join(dir, "latest.json"): append(jsBytes, '\n'),
+	} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	return md, js, nil
+}
+
+func (r *Report) title() string {
+	p := r.Plan
+	s := fmt.Sprintf("3 nodes on loopback, %s/%s, %d CPUs, %s; %d-byte values; each level %s after %s warm-up; keep-alive clients against the leader",
+		r.Host.GOOS, r.Host.GOARCH, r.Host.CPUs, r.Host.GoVersion, p.ValueSize, p.Duration, p.Warmup)
+	if r.Etcd != nil {
+		s += "; etcd " + r.Etcd.Version + " through its Go client, one client per worker"
+	}
+	return s
+}
+
+func num(v float64, decimals int) string { return strconv.FormatFloat(v, 'f', decimals, 64) }
+
+func ratio(ours, theirs float64) string {
+	if theirs == 0 {
+		return "-"
+	}
+	return num(ours/theirs, 2)
+}
+
+func mib(b uint64) string {
+	if b == 0 {
+		return "-"
+	}
+	return num(float64(b)/(1<<20), 1)
+}
