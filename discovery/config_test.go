@@ -65,8 +65,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestMemberlistConfigProfiles(t *testing.T) {
+	lan := memberlist.DefaultLANConfig()
+	lan.ProbeInterval, lan.SuspicionMult = lanProbeInterval, lanSuspicionMult
 	for profile, want := range map[string]*memberlist.Config{
-		ProfileLAN:   memberlist.DefaultLANConfig(),
+		ProfileLAN:   lan,
 		ProfileWAN:   memberlist.DefaultWANConfig(),
 		ProfileLocal: memberlist.DefaultLocalConfig(),
 	} {

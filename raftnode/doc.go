@@ -43,13 +43,16 @@
 //
 // # Timing
 //
-// Heartbeat 1s, election 1s and leader lease 500ms are raft's own LAN-tuned
-// values (Consul uses them at raft_multiplier 1); Options.Multiplier (1..10)
-// scales them for slower environments, and the explicit timeout fields win
-// over both. The commit timeout (50ms) is not scaled. SetLoopbackTimers
-// gives fast timers for single-host clusters. Pre-vote is on (raft v1.8's
-// default). A removed server keeps running as a follower outside the
-// configuration (ShutdownOnRemove is off) so it can be added again.
+// Heartbeat 500ms, election 500ms and leader lease 250ms, half of raft's own
+// defaults, replace a failed leader within 0.5 to 1 s on a LAN;
+// Options.Multiplier (1..10) scales them for slower environments, and the
+// explicit timeout fields win over both. The commit timeout (50ms) is not
+// scaled. SetLoopbackTimers gives fast timers for single-host clusters.
+// Pre-vote is on (raft v1.8's default). Applies are group-committed: the
+// apply channel is buffered (BatchApplyCh) and up to 256 entries go in one
+// fsync and one AppendEntries. A removed server keeps running as a follower
+// outside the configuration (ShutdownOnRemove is off) so it can be added
+// again.
 //
 // # Contexts and errors
 //
