@@ -9,6 +9,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
 
 .PHONY: chaos chaos-long chaos-bite
+.PHONY: bench-go
 .PHONY: all build test test-short lint fmt vet staticcheck fuzz run clean tidy-check bench bench-membership bench-kv docker docker-test
 
 all: lint test build
@@ -93,8 +94,12 @@ tidy-check:
 clean:
 	rm -rf bin results
 
-## bench: every benchmark (membership timings run 3 fresh clusters)
-bench: bench-membership bench-kv
+## bench: the performance suite (bench-suite); bench-go: the in-package Go
+## benchmarks (membership timings on 3 fresh in-process clusters, KV put,
+## snapshot of a million keys)
+bench: bench-suite
+
+bench-go: bench-membership bench-kv
 
 bench-membership:
 	$(GO) test -run '^$$' -bench BenchmarkMembershipTimings -benchtime 3x -timeout 20m ./agent/
@@ -112,9 +117,11 @@ BENCH_CLIENTS     ?= 1,16,64
 BENCH_DURATION    ?= 5s
 BENCH_DISK_WRITES ?= 1000000
 BENCH_GOSSIP      ?= 50
+BENCH_GOSSIP_INPROC ?= 200
 BENCH_OUT         ?= $(CURDIR)/results/bench
 BENCH_FLAGS        = -binary $(BIN) -clients $(BENCH_CLIENTS) -duration $(BENCH_DURATION) \
-                     -disk-writes $(BENCH_DISK_WRITES) -gossip '$(BENCH_GOSSIP)' -out $(BENCH_OUT)
+                     -disk-writes $(BENCH_DISK_WRITES) -gossip '$(BENCH_GOSSIP)' \
+                     -gossip-inproc '$(BENCH_GOSSIP_INPROC)' -out $(BENCH_OUT)
 .PHONY: bench-suite bench-etcd
 bench-suite: build
 	$(GO) run ./bench/cmd/agentbench $(BENCH_FLAGS)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/bench/agentcluster"
+	"github.com/clusteragent/agent/bench/gossippool"
 	"github.com/clusteragent/agent/bench/report"
 )
 
@@ -128,4 +129,24 @@ func untilEvery(ctx context.Context, nodes []*agentcluster.Node, done func(*agen
 		case <-time.After(gossipRound):
 		}
 	}
+}
+
+// measureGossipInproc times a pool of n in-process discovery members (see
+// package gossippool), which a small machine can run at sizes where agent
+// processes would only contend for the CPU.
+func measureGossipInproc(ctx context.Context, n int) ([]report.Timing, error) {
+	ctx, cancel := context.WithTimeout(ctx, gossipTimeout)
+	defer cancel()
+	res, err := gossippool.Measure(ctx, n, "lan")
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("gossip %d in process: converged in %s, crash seen first after %s, by all after %s",
+		n, res.Converged.Round(time.Millisecond), res.FirstDead.Round(time.Millisecond), res.AllDead.Round(time.Millisecond))
+	note := "in-process discovery members, lan profile, one process"
+	return []report.Timing{
+		{Name: fmt.Sprintf("%d members: start → all see all", n), Seconds: res.Converged.Seconds(), Note: note},
+		{Name: fmt.Sprintf("%d members: crash → first sees dead", n), Seconds: res.FirstDead.Seconds(), Note: note},
+		{Name: fmt.Sprintf("%d members: crash → all see dead", n), Seconds: res.AllDead.Seconds(), Note: note},
+	}, nil
 }

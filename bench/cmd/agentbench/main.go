@@ -67,6 +67,8 @@ type options struct {
 	apply bool
 	// gossip are the sizes of the gossip pools to time; none: skip.
 	gossip []int
+	// gossipInproc are the sizes of the in-process discovery pools to time.
+	gossipInproc []int
 	// diskWrites, when positive, is how many writes the disk measurement
 	// makes, with diskClients clients.
 	diskWrites, diskClients int
@@ -107,7 +109,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("agentbench: ")
 	var o options
-	var clients, gossip string
+	var clients, gossip, gossipInproc string
 	flag.StringVar(&o.binary, "binary", "", "agent binary to run (default: build ./cmd/agent with CGO_ENABLED=0 into the temp dir)")
 	flag.StringVar(&o.out, "out", filepath.Join("results", "bench"), "directory for the Markdown and JSON results")
 	flag.BoolVar(&o.etcd, "etcd", false, "also build etcd and run the same load against it, for ours/etcd ratios")
@@ -121,6 +123,7 @@ func main() {
 	flag.IntVar(&o.diskWrites, "disk-writes", 0, "after the load, make this many writes and report raft.db and snapshot sizes (0: skip; the issue's figure is 1000000)")
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
+	flag.StringVar(&gossipInproc, "gossip-inproc", "200", "sizes of the in-process discovery pools to time (lan profile), comma-separated (\"\": skip)")
 	flag.BoolVar(&o.membership, "membership", true, "after the load, time a new agent to voter, kill -9 to dead and pruned, and leader kill -9 to first write")
 	flag.DurationVar(&o.stabilization, "stabilization", 0, "autopilot server_stabilization_time for the agents (0: the default)")
 	flag.DurationVar(&o.reapAfter, "reap-after", 0, "autopilot dead_server_reap_after for the agents (0: the default)")
@@ -129,6 +132,12 @@ func main() {
 	if o.plan.Clients, err = load.ParseClients(clients); err != nil {
 		log.Print(err)
 		os.Exit(2)
+	}
+	if gossipInproc != "" {
+		if o.gossipInproc, err = load.ParseClients(gossipInproc); err != nil {
+			log.Printf("-gossip-inproc: %v", err)
+			os.Exit(2)
+		}
 	}
 	if gossip != "" {
 		if o.gossip, err = load.ParseClients(gossip); err != nil {
@@ -224,6 +233,14 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 		timings, err := measureGossip(ctx, binary, gdir, n)
+		if err != nil {
+			return err
+		}
+		r.Timings = append(r.Timings, timings...)
+	}
+	for _, n := range o.gossipInproc {
+		log.Printf("gossip: %d in-process discovery members joining one seed", n)
+		timings, err := measureGossipInproc(ctx, n)
 		if err != nil {
 			return err
 		}
