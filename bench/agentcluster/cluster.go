@@ -5,17 +5,15 @@
 package agentcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/clusteragent/agent/bench/proc"
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // Node is one agent of the cluster.
@@ -190,31 +188,12 @@ func (c *Cluster) Close() error {
 // static (CGO_ENABLED=0) and with -trimpath, as the release does.
 func BuildBinary(ctx context.Context, root, dir string) (string, error) {
 	out := filepath.Join(dir, "agent")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./cmd/agent")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("agentcluster: go build ./cmd/agent: %w\n%s", err, b)
-	}
-	return out, nil
+	return out, buildagent.Binary(ctx, root, out, "")
 }
 
 // ModuleRoot is the directory of the go.mod governing the working
 // directory.
-func ModuleRoot(ctx context.Context) (string, error) {
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "env", "GOMOD")
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("agentcluster: go env GOMOD: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	gomod := strings.TrimSpace(string(b))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("agentcluster: the working directory is not inside the agent's Go module")
-	}
-	return filepath.Dir(gomod), nil
-}
+func ModuleRoot(ctx context.Context) (string, error) { return buildagent.ModuleRoot(ctx) }
 
 // Exited reports how the node's process ended, or nil while it runs.
 func (n *Node) Exited() error { return n.proc.Exited() }

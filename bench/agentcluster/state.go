@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/clusteragent/agent/internal/httpjson"
 )
 
 // Server is one entry of a node's Raft configuration.
@@ -28,7 +30,7 @@ func Configuration(ctx context.Context, node *Node) ([]Server, error) {
 	var cfg struct {
 		Servers []Server `json:"servers"`
 	}
-	if err := getJSON(ctx, stateClient, node.URL+"/v1/raft/configuration", &cfg); err != nil {
+	if err := httpjson.Get(ctx, stateClient, node.URL+"/v1/raft/configuration", &cfg); err != nil {
 		return nil, err
 	}
 	return cfg.Servers, nil
@@ -37,7 +39,7 @@ func Configuration(ctx context.Context, node *Node) ([]Server, error) {
 // Members is the gossip member list as node sees it.
 func Members(ctx context.Context, node *Node) ([]Member, error) {
 	var ms []Member
-	if err := getJSON(ctx, stateClient, node.URL+"/v1/members", &ms); err != nil {
+	if err := httpjson.Get(ctx, stateClient, node.URL+"/v1/members", &ms); err != nil {
 		return nil, err
 	}
 	return ms, nil

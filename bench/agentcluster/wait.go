@@ -2,11 +2,7 @@ package agentcluster
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 )
 
@@ -74,28 +70,4 @@ func (c *Cluster) waitFormed(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// getJSON decodes the 200 answer of a GET of u into v.
-func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return errors.Join(fmt.Errorf("GET %s: bad JSON", u), err)
-	}
-	return nil
 }

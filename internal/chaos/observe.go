@@ -2,13 +2,14 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clusteragent/agent/internal/httpjson"
 )
 
 // nodeStatus is the part of GET /v1/status the suite reads.
@@ -177,15 +178,5 @@ func (o *observer) sampleCount() int {
 
 // getJSON GETs u and decodes a 200 answer into v.
 func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
-	code, body, err := do(ctx, hc, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", u, code, strings.TrimSpace(string(body)))
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	return nil
+	return httpjson.Get(ctx, hc, u, v)
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // modulePath is the agent's module; the build refuses any other go.mod.
@@ -74,14 +76,11 @@ func BuildImage(ctx context.Context, opts BuildOptions) (image string, remove fu
 		return "", nil, err
 	}
 
-	args := []string{"build", "-trimpath", "-o", filepath.Join(dir, "bin", "agent")}
-	if opts.Tags != "" {
-		args = append(args, "-tags", opts.Tags)
-	}
-	args = append(args, "./cmd/agent")
-	build := command{dir: root, env: append(os.Environ(), "CGO_ENABLED=0"), name: "go", args: args}
-	logf("dockerrun: %s (in %s)", build, root)
-	if _, err := build.run(ctx, goBuildTimeout); err != nil {
+	logf("dockerrun: building the agent (tags %q) in %s", opts.Tags, root)
+	bctx, cancel := context.WithTimeout(ctx, goBuildTimeout)
+	err = buildagent.Binary(bctx, root, filepath.Join(dir, "bin", "agent"), opts.Tags)
+	cancel()
+	if err != nil {
 		return "", nil, fmt.Errorf("building the agent: %w", err)
 	}
 
@@ -124,15 +123,13 @@ func writeBuildContext(dir string) error {
 // is in, after checking it is the agent's module.
 func moduleRoot(ctx context.Context, dir string) (string, error) {
 	if dir == "" {
-		out, err := command{name: "go", args: []string{"env", "GOMOD"}}.run(ctx, probeTimeout)
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		root, err := buildagent.ModuleRoot(pctx)
+		cancel()
 		if err != nil {
-			return "", fmt.Errorf("finding the module root: %w", err)
+			return "", fmt.Errorf("finding the module root (or set ModuleRoot): %w", err)
 		}
-		gomod := strings.TrimSpace(out)
-		if gomod == "" || gomod == os.DevNull {
-			return "", fmt.Errorf("finding the module root: the working directory is not inside a module; set ModuleRoot")
-		}
-		dir = filepath.Dir(gomod)
+		dir = root
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {

@@ -2,14 +2,12 @@ package dockerrun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/clusteragent/agent/internal/httpjson"
 )
 
 // raftConfiguration is the answer of GET /v1/raft/configuration.
@@ -60,27 +58,7 @@ func (c *Cluster) waitFormed(ctx context.Context, ids []string) error {
 
 // getJSON decodes the JSON answer of GET path on node into v.
 func (c *Cluster) getJSON(ctx context.Context, node, path string, v any) error {
-	url := c.URL(node) + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w: %q", url, err, body)
-	}
-	return nil
+	return httpjson.Get(ctx, c.client, c.URL(node)+path, v)
 }
 
 // poll calls cond every interval until it returns nil or ctx ends; then it

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/internal/chaos"
+	"github.com/clusteragent/agent/internal/freeport"
 )
 
 // ErrClosed is returned by a Cluster's methods that would start a process
@@ -117,7 +118,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 
 // startServersLocked creates and starts the n bootstrapping servers.
 func (c *Cluster) startServersLocked(n int) error {
-	ports, err := freePorts(3*n, c.ports)
+	ports, err := freeport.Ports(3*n, c.ports)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/internal/chaos"
+	"github.com/clusteragent/agent/internal/freeport"
 )
 
 // Kill SIGKILLs node and waits until its process is reaped, so its ports
@@ -128,7 +129,7 @@ func (c *Cluster) AddNode(ctx context.Context) (string, error) {
 	if c.closed {
 		return "", ErrClosed
 	}
-	ports, err := freePorts(3, c.ports)
+	ports, err := freeport.Ports(3, c.ports)
 	if err != nil {
 		return "", err
 	}

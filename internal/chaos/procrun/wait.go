@@ -2,12 +2,11 @@ package procrun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
+
+	"github.com/clusteragent/agent/internal/httpjson"
 )
 
 // raftConfiguration is the part of GET /v1/raft/configuration the runner
@@ -105,24 +104,5 @@ func (e *exitError) Error() string {
 
 // getJSON decodes the 200 answer of a GET of u into v.
 func (c *Cluster) getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	return nil
+	return httpjson.Get(ctx, c.hc, u, v)
 }
