@@ -9,6 +9,9 @@
 # by root. This stage only produces the empty directories; the COPY below
 # re-owns them so the non-root user can write its data and temp files.
 FROM scratch AS dirs
+# The classic builder keeps this stage as an untagged image; the label lets
+# whoever built it remove it by label (docker image prune --filter label=...).
+LABEL io.clusteragent.stage="dirs"
 WORKDIR /data
 WORKDIR /tmp
 

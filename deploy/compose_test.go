@@ -128,11 +128,19 @@ func buildImage(t *testing.T, root, tag string) {
 		if _, err := run(ctx, imageTimeout, "", os.Environ(), "docker", "image", "rm", tag); err != nil && !strings.Contains(err.Error(), "No such image") {
 			t.Errorf("removing image %s: %v", tag, err)
 		}
+		// The Dockerfile's first stage, which the classic builder keeps as
+		// an untagged image of its own; labelled so it can go too.
+		if _, err := run(ctx, imageTimeout, "", os.Environ(), "docker", "image", "prune", "-f", "--filter", "label="+dirsStageLabel); err != nil {
+			t.Errorf("removing the build's intermediate stage: %v", err)
+		}
 	})
 	if _, err := run(t.Context(), imageTimeout, ctxDir, os.Environ(), "docker", "build", "-q", "-t", tag, "."); err != nil {
 		t.Fatalf("building image %s: %v", tag, err)
 	}
 }
+
+// dirsStageLabel marks the Dockerfile's first stage (see Dockerfile).
+const dirsStageLabel = "io.clusteragent.stage=dirs"
 
 // project is one docker-compose project of the repository's compose file.
 type project struct {
