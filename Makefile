@@ -58,7 +58,7 @@ fuzz:
 ## chaos: the fault-injection suite, a few minutes: 3 in-process runs, 1 run of
 ## agent processes and, where a Docker engine answers, 2 container runs
 CHAOS_RUNS     ?= inproc=3,process=1,docker=2
-CHAOS_RUN_TIME ?= 25s
+CHAOS_RUN_TIME ?= 30s
 CHAOS_OUT      ?= $(CURDIR)/results/chaos
 chaos:
 	CHAOS_RUNS='$(CHAOS_RUNS)' CHAOS_RUN_TIME=$(CHAOS_RUN_TIME) CHAOS_OUT=$(CHAOS_OUT) CHAOS_SEED=$(CHAOS_SEED) \

@@ -56,7 +56,7 @@ func (o Options) withDefaults() Options {
 	def(&o.CheckTimeout, 3*time.Minute)
 	def(&o.ConvergeTimeout, 30*time.Second)
 	if o.Clients == 0 {
-		o.Clients = 8
+		o.Clients = 10
 	}
 	if o.Keys == 0 {
 		o.Keys = 6
