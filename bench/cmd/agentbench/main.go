@@ -246,7 +246,7 @@ func run(ctx context.Context, o options) (err error) {
 			// throw the rest of the report away.
 			log.Printf("gossip %d in process: %v", n, err)
 			timings = []report.Timing{{Name: fmt.Sprintf("%d members: start → all see all", n), Seconds: -1,
-				Note: "did not finish: " + err.Error()}}
+				Note: "did not finish: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
