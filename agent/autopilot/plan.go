@@ -23,6 +23,9 @@ import (
 //     leader and never below MinQuorum.
 //  5. At the cap, one swap per round moves a seat from a zone holding two or
 //     more voters to a zone holding none.
+//  6. No demotion may leave the remaining voters without a majority of live,
+//     healthy ones (keepLiveQuorum), even if that keeps one voter above
+//     MaxVoters until the failed one is pruned.
 //
 // raft-autopilot applies the result conservatively: a failed voter is demoted
 // first only when the voter count is odd, and when anything was promoted in a
@@ -52,15 +55,47 @@ func planVoters(s Settings, state *ap.State, now time.Time, stabilization time.D
 
 	if extra := len(keep) - s.MaxVoters; extra > 0 {
 		changes.Demotions = append(changes.Demotions, capDemotions(keep, state.Leader, extra, s.MinQuorum)...)
+		changes.Demotions = keepLiveQuorum(changes.Demotions, keep, failed)
 		return changes
 	}
 	if len(changes.Promotions) == 0 && len(keep) == s.MaxVoters {
-		if promote, demote, ok := zoneSwap(keep, eligible, zones, state.Leader); ok {
+		promote, demote, ok := zoneSwap(keep, eligible, zones, state.Leader)
+		// A swap is one move: if its demotion is unsafe, skip both.
+		if ok && len(keepLiveQuorum([]raft.ServerID{demote}, keep, failed)) == 1 {
 			changes.Promotions = append(changes.Promotions, promote)
 			changes.Demotions = append(changes.Demotions, demote)
 		}
 	}
+	changes.Demotions = keepLiveQuorum(changes.Demotions, keep, failed)
 	return changes
+}
+
+// keepLiveQuorum drops demotions, last first, until the voters left after
+// all of them still hold a majority of live, healthy ones. raft-autopilot
+// may apply a plan's demotions before its promotions (it demotes a failed
+// voter first when the voter count is odd), so a demotion must be safe on
+// its own: with voters a (leader), b and c, b dead and c still marked failed
+// after a partition, demoting c while promoting a newcomer would leave a and
+// the dead b as the only voters, and no leader could ever be elected again.
+func keepLiveQuorum(demotions []raft.ServerID, keep, failed []*ap.ServerState) []raft.ServerID {
+	healthy := make(map[raft.ServerID]bool, len(keep))
+	for _, srv := range keep {
+		healthy[srv.Server.ID] = true
+	}
+	for len(demotions) > 0 {
+		remaining := len(keep) + len(failed) - len(demotions)
+		live := len(keep)
+		for _, id := range demotions {
+			if healthy[id] {
+				live--
+			}
+		}
+		if live > remaining/2 {
+			break
+		}
+		demotions = demotions[:len(demotions)-1]
+	}
+	return demotions
 }
 
 // classify splits servers into kept voters, failed voters (oldest failure

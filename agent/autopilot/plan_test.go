@@ -91,6 +91,18 @@ func TestPlanVoters(t *testing.T) {
 			promote: []string{"d"},
 			demote:  []string{"c"},
 		},
+		"two failed voters: promote, but demote nobody (a live quorum must remain)": {
+			// Found by the chaos suite: c was still marked failed after a
+			// partition when b died for good and d joined. Demoting c first
+			// (raft-autopilot does, with an odd voter count) left a and the
+			// dead b as the only voters: no leader, ever again.
+			settings: Settings{MaxVoters: 3, MinQuorum: 3},
+			servers: []srv{healthy("a", ap.RaftLeader, ""),
+				{id: "b", state: ap.RaftVoter, status: ap.NodeFailed, failed: time.Second},
+				{id: "c", state: ap.RaftVoter, status: ap.NodeFailed, failed: 2 * time.Second},
+				healthy("d", ap.RaftNonVoter, "")},
+			promote: []string{"d"},
+		},
 		"dead voter without replacement stays": {
 			settings: Settings{MaxVoters: 3},
 			servers: []srv{healthy("a", ap.RaftLeader, ""), healthy("b", ap.RaftVoter, ""),

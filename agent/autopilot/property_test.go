@@ -168,6 +168,9 @@ func checkNodeTypes(_ propCase, r propResult) error {
 //	   max_voters (a cap lowered below V is met by demotions, bounded by P5);
 //	P5 if D is non-empty, V+|P|-|D| >= min(V, max(min_quorum, 1)): demotions
 //	   never take the voters below min_quorum, nor below one;
+//	P7 the voters left after D alone keep a majority of live, healthy
+//	   ones (demotions may be applied before promotions); P4 may be
+//	   exceeded only where one more demotion would break this;
 //	P6 room is used: with K the voters that have not failed (the leader, and
 //	   every voter that gossip calls alive and that has not been unhealthy
 //	   for stab) and E the servers P1 allows, |P| = min(|E|, max_voters-K)
@@ -217,7 +220,20 @@ func checkPromotions(c propCase, r propResult) error {
 	}
 	v, np, nd := configVoters(c), len(r.changes.Promotions), len(r.changes.Demotions)
 	after := v + np - nd
-	if after > max(s.MaxVoters, v) {
+	// P7: the voters left after the demotions alone (raft-autopilot may
+	// apply them before the promotions) keep a live majority.
+	liveLeft := kept
+	for _, id := range r.changes.Demotions {
+		if p := byID[string(id)]; p.ID == c.Leader || (gossipAliveOrSuspect(p) && (p.Healthy || p.Stable < stab)) {
+			liveLeft--
+		}
+	}
+	if nd > 0 && liveLeft <= (v-nd)/2 {
+		return fmt.Errorf("P7: demotions leave %d live of %d voters", liveLeft, v-nd)
+	}
+	// P4, unless one more demotion would have broken P7: then the plan may
+	// keep a failed voter above the cap until pruning removes it.
+	if after > max(s.MaxVoters, v) && liveLeft > (v-nd-1)/2 {
 		return fmt.Errorf("P4: %d voters after the plan, max_voters %d, %d before", after, s.MaxVoters, v)
 	}
 	if nd > 0 && after < min(v, max(s.MinQuorum, 1)) {
