@@ -133,21 +133,16 @@ func (o *observer) leader(ctx context.Context, nodes []string) (string, error) {
 
 // waitLeader polls until a leader answers or timeout passes.
 func (o *observer) waitLeader(ctx context.Context, nodes []string, timeout time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		l, err := o.leader(ctx, nodes)
-		if err == nil {
-			return l, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("after %s: %w", timeout, err)
-		case <-tick.C:
-		}
+	var leader string
+	err := waitCond(ctx, timeout, func(c context.Context) error {
+		var err error
+		leader, err = o.leader(c, nodes)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("after %s: %w", timeout, err)
 	}
+	return leader, nil
 }
 
 // splitBrains lists every term in which more than one node said it led.

@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -264,5 +263,5 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(os.WriteFile(path, append(b, '\n'), 0o644))
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -165,13 +165,12 @@ func TestChaos(t *testing.T) {
 		seed := cfg.seed + uint64(i)
 		dir := filepath.Join(cfg.out, fmt.Sprintf("%s-%03d-%s-seed%d", stamp, i, name, seed))
 		var rep chaos.Report
-		ran := t.Run(fmt.Sprintf("%s/seed=%d", name, seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/seed=%d", name, seed), func(t *testing.T) {
 			rep = runOne(t, cfg, name, seed, dir)
 		})
 		if rep.Runner != "" {
 			reports = append(reports, rep)
 		}
-		_ = ran
 	}
 	sum := chaos.Summarize(reports)
 	md := sum.Markdown()
