@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,14 +17,25 @@ import (
 const maxMutationTypeLen = 128
 
 // Mutation is the envelope for commands in the Raft log: a type that selects
-// the handler and an opaque JSON payload the handler decodes. Encoding is
-// plain JSON so logs and snapshots stay inspectable.
+// the handler and a payload the handler decodes.
+//
+// Entries are encoded compactly (binaryMagic, the type's length and bytes,
+// then the payload): every node decodes every entry, so the envelope must
+// cost next to nothing on the write path. Entries written as a JSON
+// envelope by earlier versions ({"type":…,"payload":…}) still decode.
 type Mutation struct {
 	// Type selects the handler; non-empty, at most 128 bytes.
 	Type string `json:"type"`
-	// Payload is the handler's argument, any JSON value, or absent.
+	// Payload is the handler's argument, opaque to raftnode: JSON when
+	// built by NewMutation, or any encoding the handler defines (the
+	// key/value store uses a binary one). Empty means none.
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
+
+// binaryMagic starts an encoded Mutation. It can be neither the start of a
+// JSON envelope ('{' or whitespace) nor of raftnode's own cluster-ID entry
+// (0x00), so every entry has one reading.
+const binaryMagic byte = 0x01
 
 // NewMutation builds a Mutation, marshalling payload to JSON (nil payload:
 // none).
@@ -47,20 +59,39 @@ func (m Mutation) Encode() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
-	if len(m.Payload) > 0 && !json.Valid(m.Payload) {
-		return nil, fmt.Errorf("%w: payload of %q is not valid JSON", ErrInvalidMutation, m.Type)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidMutation, err)
-	}
-	return b, nil
+	b := make([]byte, 0, 1+binary.MaxVarintLen16+len(m.Type)+len(m.Payload))
+	b = append(b, binaryMagic)
+	b = binary.AppendUvarint(b, uint64(len(m.Type)))
+	b = append(b, m.Type...)
+	return append(b, m.Payload...), nil
 }
 
-// DecodeMutation parses log bytes written by Encode. It rejects anything
-// else (empty input, trailing data, a missing type) with an error wrapping
-// ErrInvalidMutation, and never panics.
+// DecodeMutation parses log bytes written by Encode, or a JSON envelope
+// written by an earlier version. It rejects anything else (empty input,
+// trailing data after a JSON envelope, a missing or oversized type) with an
+// error wrapping ErrInvalidMutation, and never panics. The payload of a
+// binary entry aliases b: handlers that keep it must copy it.
 func DecodeMutation(b []byte) (Mutation, error) {
+	if len(b) > 0 && b[0] == binaryMagic {
+		return decodeBinary(b[1:])
+	}
+	return decodeJSON(b)
+}
+
+func decodeBinary(b []byte) (Mutation, error) {
+	n, size := binary.Uvarint(b)
+	if size <= 0 || n > maxMutationTypeLen || n > uint64(len(b)-size) {
+		return Mutation{}, fmt.Errorf("%w: bad type length", ErrInvalidMutation)
+	}
+	rest := b[size:]
+	m := Mutation{Type: string(rest[:n])}
+	if len(rest) > int(n) {
+		m.Payload = rest[n:]
+	}
+	return m, m.validate()
+}
+
+func decodeJSON(b []byte) (Mutation, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return Mutation{}, fmt.Errorf("%w: empty entry", ErrInvalidMutation)
 	}
@@ -94,7 +125,8 @@ func (m Mutation) validate() error {
 // Handler applies one mutation's payload at the given log index and returns
 // the FSM response (an error value reports a rejected command; it is still
 // committed). Handlers run on raft's FSM goroutine, one at a time, and must
-// be deterministic.
+// be deterministic. The payload shares memory with the log entry: a handler
+// that keeps it (or part of it) must copy it, and none may modify it.
 type Handler func(index uint64, payload json.RawMessage) any
 
 // Mux dispatches decoded mutations to handlers by type. A state machine
