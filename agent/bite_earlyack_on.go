@@ -3,13 +3,13 @@
 package agent
 
 import (
-	"encoding/json"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/clusteragent/agent/agent/httpapi"
+	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/raftnode"
 )
 
@@ -31,13 +31,8 @@ var earlyAckMu sync.Mutex
 // otherwise true). Raft's future is dropped unread: not waiting for it is
 // the fault.
 func (a *Agent) biteEarlyAck(m raftnode.Mutation, data []byte) (httpapi.KVWrite, bool) {
-	// kv.PutMutation and kv.DeleteMutation payloads both carry these.
-	var p struct {
-		Key string  `json:"key"`
-		CAS *uint64 `json:"cas"`
-	}
 	ok := true
-	if err := json.Unmarshal(m.Payload, &p); err == nil && p.CAS != nil {
+	if p, err := kv.DecodeCommand(m); err == nil && p.CAS != nil {
 		var cur uint64
 		if e, found := a.kv.Get(p.Key); found {
 			cur = e.ModifyIndex

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,27 @@ import (
 // (say "kv.put.v2"), never a new reading of an old one, so a log written by
 // one version means the same to every later version.
 const (
-	// TypePut sets a key, optionally compare-and-set.
+	// TypePutBin sets a key, optionally compare-and-set; binary payload
+	// (see encodeCommand). PutMutation builds it.
+	TypePutBin = "kv.put.bin"
+	// TypeDeleteBin removes a key, optionally compare-and-delete; binary
+	// payload. DeleteMutation builds it.
+	TypeDeleteBin = "kv.delete.bin"
+	// TypePut is TypePutBin with a JSON payload, as earlier versions wrote
+	// it; such entries still apply.
 	TypePut = "kv.put"
-	// TypeDelete removes a key, optionally compare-and-delete.
+	// TypeDelete is TypeDeleteBin with a JSON payload, as earlier versions
+	// wrote it; such entries still apply.
 	TypeDelete = "kv.delete"
+)
+
+// The binary payload of TypePutBin and TypeDeleteBin: a flags byte
+// (flagCAS: a uvarint cas follows), the key's length as a uvarint and its
+// bytes, then (puts only) the value, to the end. Every replica decodes every
+// command on its apply path, so it must be cheap: no reflection, one copy
+// of the value.
+const (
+	flagCAS byte = 1 << iota
 )
 
 // putPayload is the JSON payload of TypePut. Value is base64 in JSON.
@@ -62,7 +80,7 @@ func PutMutation(key string, value []byte, cas *uint64) (raftnode.Mutation, erro
 	if err := ValidateValue(value, ceilingLimits); err != nil {
 		return raftnode.Mutation{}, err
 	}
-	return raftnode.NewMutation(TypePut, putPayload{Key: key, Value: value, CAS: copyCAS(cas)})
+	return raftnode.Mutation{Type: TypePutBin, Payload: encodeCommand(key, value, cas)}, nil
 }
 
 // DeleteMutation builds the command that removes key. With cas nil it is
@@ -74,16 +92,94 @@ func DeleteMutation(key string, cas *uint64) (raftnode.Mutation, error) {
 	if err := ValidateKey(key, ceilingLimits); err != nil {
 		return raftnode.Mutation{}, err
 	}
-	return raftnode.NewMutation(TypeDelete, deletePayload{Key: key, CAS: copyCAS(cas)})
+	return raftnode.Mutation{Type: TypeDeleteBin, Payload: encodeCommand(key, nil, cas)}, nil
 }
 
-// copyCAS detaches the payload from the caller's variable.
-func copyCAS(cas *uint64) *uint64 {
-	if cas == nil {
-		return nil
+// Command is a decoded kv command, as DecodeCommand returns it.
+type Command struct {
+	// Delete is true for a delete, false for a put.
+	Delete bool
+	// Key is the key the command changes.
+	Key string
+	// Value is a put's new value (nil for a delete).
+	Value []byte
+	// CAS, when set, makes the command conditional on the key's modify
+	// index (0: the key is absent).
+	CAS *uint64
+}
+
+// DecodeCommand decodes a kv mutation of any of its types, checking only
+// the ceilings (the store checks its own Limits when it applies it).
+func DecodeCommand(m raftnode.Mutation) (Command, error) {
+	switch m.Type {
+	case TypePutBin, TypeDeleteBin:
+		c, err := decodeCommand(m.Payload, m.Type == TypeDeleteBin, ceilingLimits)
+		return c, err
+	case TypePut:
+		p, err := decodePut(m.Payload, ceilingLimits)
+		return Command{Key: p.Key, Value: p.Value, CAS: p.CAS}, err
+	case TypeDelete:
+		p, err := decodeDelete(m.Payload, ceilingLimits)
+		return Command{Delete: true, Key: p.Key, CAS: p.CAS}, err
 	}
-	v := *cas
-	return &v
+	return Command{}, fmt.Errorf("%w: %q is not a kv command", ErrInvalidCommand, m.Type)
+}
+
+// encodeCommand builds the binary payload; the value is copied, so the
+// caller's slice stays its own.
+func encodeCommand(key string, value []byte, cas *uint64) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(key)+len(value))
+	if cas != nil {
+		b = append(b, flagCAS)
+		b = binary.AppendUvarint(b, *cas)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	return append(b, value...)
+}
+
+// decodeCommand parses and validates a binary payload. The value is
+// copied out of the payload, which shares memory with the log entry.
+func decodeCommand(payload []byte, isDelete bool, l Limits) (Command, error) {
+	c := Command{Delete: isDelete}
+	if len(payload) == 0 {
+		return c, fmt.Errorf("%w: payload is missing", ErrInvalidCommand)
+	}
+	flags, rest := payload[0], payload[1:]
+	if flags&^flagCAS != 0 {
+		return c, fmt.Errorf("%w: unknown flags %#x", ErrInvalidCommand, flags)
+	}
+	if flags&flagCAS != 0 {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return c, fmt.Errorf("%w: bad cas", ErrInvalidCommand)
+		}
+		c.CAS, rest = &v, rest[n:]
+	}
+	klen, n := binary.Uvarint(rest)
+	if n <= 0 || klen > uint64(len(rest)-n) {
+		return c, fmt.Errorf("%w: bad key length", ErrInvalidCommand)
+	}
+	rest = rest[n:]
+	c.Key, rest = string(rest[:klen]), rest[klen:]
+	if err := ValidateKey(c.Key, l); err != nil {
+		return c, err
+	}
+	if isDelete {
+		if len(rest) != 0 {
+			return c, fmt.Errorf("%w: trailing data after the key of a delete", ErrInvalidCommand)
+		}
+		return c, nil
+	}
+	if err := ValidateValue(rest, l); err != nil {
+		return c, err
+	}
+	if len(rest) > 0 {
+		c.Value = bytes.Clone(rest)
+	}
+	return c, nil
 }
 
 // decodePut parses and validates a TypePut payload.

@@ -67,9 +67,13 @@ type Store struct {
 	// from one goroutine; the lock makes misuse harmless instead of a race.
 	mu  sync.Mutex
 	cur atomic.Pointer[state]
+	// txn collects the writes of one Apply or ApplyBatch (under mu): one
+	// radix transaction per batch copies each changed path once, not once
+	// per entry.
+	txn *iradix.Txn
 }
 
-var _ raft.FSM = (*Store)(nil)
+var _ raft.BatchingFSM = (*Store)(nil)
 
 // NewStore returns an empty store that enforces l in Apply. Limits come
 // from code, not from operators, so invalid limits are a programming error
@@ -80,8 +84,22 @@ func NewStore(l Limits) *Store {
 		panic("kv: NewStore: " + err.Error())
 	}
 	s := &Store{limits: l, mux: raftnode.NewMux()}
-	s.mux.Handle(TypePut, s.applyPut)
-	s.mux.Handle(TypeDelete, s.applyDelete)
+	s.mux.Handle(TypePutBin, func(index uint64, payload json.RawMessage) any {
+		c, err := decodeCommand(payload, false, s.limits)
+		return s.applyCommand(index, c, err)
+	})
+	s.mux.Handle(TypeDeleteBin, func(index uint64, payload json.RawMessage) any {
+		c, err := decodeCommand(payload, true, s.limits)
+		return s.applyCommand(index, c, err)
+	})
+	s.mux.Handle(TypePut, func(index uint64, payload json.RawMessage) any {
+		p, err := decodePut(payload, s.limits)
+		return s.applyCommand(index, Command{Key: p.Key, Value: p.Value, CAS: p.CAS}, err)
+	})
+	s.mux.Handle(TypeDelete, func(index uint64, payload json.RawMessage) any {
+		p, err := decodeDelete(payload, s.limits)
+		return s.applyCommand(index, Command{Delete: true, Key: p.Key, CAS: p.CAS}, err)
+	})
 	s.cur.Store(&state{tree: iradix.New()})
 	return s
 }
@@ -101,46 +119,82 @@ func (s *Store) Limits() Limits { return s.limits }
 func (s *Store) Apply(l *raft.Log) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if last := s.cur.Load().applied; l.Index <= last {
-		return fmt.Errorf("entry %d: %w: the last applied entry is %d", l.Index, ErrOutOfOrder, last)
-	}
-	res := s.mux.Apply(l)
-	if st := s.cur.Load(); st.applied != l.Index {
-		s.cur.Store(&state{tree: st.tree, applied: l.Index})
-	}
+	st := s.cur.Load()
+	s.txn = st.tree.Txn()
+	res, applied := s.applyOne(l, st.applied)
+	s.publish(st, applied)
 	return res
 }
 
-// applyPut is the TypePut handler; it runs under s.mu.
-func (s *Store) applyPut(index uint64, payload json.RawMessage) any {
-	p, err := decodePut(payload, s.limits)
-	if err != nil {
-		return fmt.Errorf("entry %d: %w", index, err)
+// ApplyBatch applies a committed batch in one radix transaction, so a batch
+// costs about as much as its largest entry rather than the sum; readers see
+// the batch's state once it is whole. Entries other than commands
+// (configuration changes, which raft also hands a batching FSM) answer nil
+// and change nothing. Each command's outcome is what Apply would give it.
+func (s *Store) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.cur.Load()
+	s.txn = st.tree.Txn()
+	applied := st.applied
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i], applied = s.applyOne(l, applied)
+		}
 	}
-	tree := s.cur.Load().tree
+	s.publish(st, applied)
+	return out
+}
+
+// applyOne applies l into s.txn given the last applied index, and returns
+// its outcome and the new last applied index.
+func (s *Store) applyOne(l *raft.Log, applied uint64) (any, uint64) {
+	if l.Index <= applied {
+		return fmt.Errorf("entry %d: %w: the last applied entry is %d", l.Index, ErrOutOfOrder, applied), applied
+	}
+	return s.mux.Apply(l), l.Index
+}
+
+// publish ends s.txn and makes its tree, at index applied, the state
+// readers see (unless nothing moved).
+func (s *Store) publish(prev *state, applied uint64) {
+	tree := s.txn.CommitOnly()
+	s.txn = nil
+	if applied != prev.applied || tree.Root() != prev.tree.Root() {
+		s.cur.Store(&state{tree: tree, applied: applied})
+	}
+}
+
+// applyCommand applies a decoded command, or answers its decode error; it
+// runs under s.mu.
+func (s *Store) applyCommand(index uint64, c Command, decodeErr error) any {
+	if decodeErr != nil {
+		return fmt.Errorf("entry %d: %w", index, decodeErr)
+	}
+	if c.Delete {
+		return s.applyDelete(index, c)
+	}
+	return s.applyPut(index, c)
+}
+
+func (s *Store) applyPut(index uint64, p Command) any {
 	key := []byte(p.Key) // the tree keeps this slice: it must be fresh
 	create, modify := index, uint64(0)
-	if v, ok := tree.Get(key); ok {
+	if v, ok := s.txn.Get(key); ok {
 		old := v.(*entry)
 		create, modify = old.create, old.modify
 	}
 	if p.CAS != nil && *p.CAS != modify {
 		return Result{OK: false, Index: index}
 	}
-	next, _, _ := tree.Insert(key, &entry{value: p.Value, create: create, modify: index})
-	s.cur.Store(&state{tree: next, applied: index})
+	s.txn.Insert(key, &entry{value: p.Value, create: create, modify: index})
 	return Result{OK: true, Index: index}
 }
 
-// applyDelete is the TypeDelete handler; it runs under s.mu.
-func (s *Store) applyDelete(index uint64, payload json.RawMessage) any {
-	p, err := decodeDelete(payload, s.limits)
-	if err != nil {
-		return fmt.Errorf("entry %d: %w", index, err)
-	}
-	tree := s.cur.Load().tree
+func (s *Store) applyDelete(index uint64, p Command) any {
 	key := []byte(p.Key)
-	v, exists := tree.Get(key)
+	v, exists := s.txn.Get(key)
 	if p.CAS != nil {
 		modify := uint64(0)
 		if exists {
@@ -151,8 +205,7 @@ func (s *Store) applyDelete(index uint64, payload json.RawMessage) any {
 		}
 	}
 	if exists {
-		next, _, _ := tree.Delete(key)
-		s.cur.Store(&state{tree: next, applied: index})
+		s.txn.Delete(key)
 	}
 	return Result{OK: true, Index: index}
 }

@@ -219,6 +219,15 @@ func TestApplyRejects(t *testing.T) {
 		"control in key":     {data: raw(TypePut, `{"key":"a\u0007"}`), want: ErrInvalidKey, msg: "U+0007"},
 		"key over limit":     {data: putData(t, "123456789", "", nil), want: ErrInvalidKey, msg: "the limit is 8"},
 		"value over limit":   {data: putData(t, "k", "12345", nil), want: ErrValueTooLarge, msg: "5 bytes"},
+		"bin no payload":     {data: raw(TypePutBin, ""), want: ErrInvalidCommand, msg: "payload is missing"},
+		"bin unknown flag":   {data: raw(TypePutBin, "\x02\x01a"), want: ErrInvalidCommand, msg: "unknown flags"},
+		"bin bad cas":        {data: raw(TypePutBin, "\x01\xff"), want: ErrInvalidCommand, msg: "bad cas"},
+		"bin key too long":   {data: raw(TypePutBin, "\x00\x05ab"), want: ErrInvalidCommand, msg: "bad key length"},
+		"bin no key length":  {data: raw(TypeDeleteBin, "\x00"), want: ErrInvalidCommand, msg: "bad key length"},
+		"bin bad key":        {data: raw(TypePutBin, "\x00\x04a//b"), want: ErrInvalidKey, msg: "empty segment"},
+		"bin empty key":      {data: raw(TypeDeleteBin, "\x00\x00"), want: ErrInvalidKey, msg: "key is empty"},
+		"bin delete trailer": {data: raw(TypeDeleteBin, "\x00\x01ax"), want: ErrInvalidCommand, msg: "trailing data"},
+		"bin value too big":  {data: raw(TypePutBin, "\x00\x01a12345"), want: ErrValueTooLarge, msg: "5 bytes"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -268,13 +277,69 @@ func TestMutationBuildersValidate(t *testing.T) {
 		t.Errorf("DeleteMutation(empty) = %v", err)
 	}
 	cas := uint64(3)
-	m, err := PutMutation("a", []byte{0, 1}, &cas)
-	if err != nil || m.Type != TypePut {
+	value := []byte{0, 1}
+	m, err := PutMutation("a", value, &cas)
+	if err != nil || m.Type != TypePutBin {
 		t.Fatalf("PutMutation = %+v, %v", m, err)
 	}
-	cas = 9 // the mutation must not follow the caller's variable
-	if !bytes.Contains(m.Payload, []byte(`"cas":3`)) {
-		t.Errorf("payload %s lost cas 3", m.Payload)
+	cas, value[0] = 9, 7 // the mutation must not follow the caller's variables
+	c, err := DecodeCommand(m)
+	if err != nil || c.Delete || c.Key != "a" || !bytes.Equal(c.Value, []byte{0, 1}) || c.CAS == nil || *c.CAS != 3 {
+		t.Errorf("DecodeCommand(PutMutation) = %+v, %v", c, err)
+	}
+	d, err := DeleteMutation("a/b", nil)
+	if err != nil || d.Type != TypeDeleteBin {
+		t.Fatalf("DeleteMutation = %+v, %v", d, err)
+	}
+	if c, err := DecodeCommand(d); err != nil || !c.Delete || c.Key != "a/b" || c.CAS != nil || c.Value != nil {
+		t.Errorf("DecodeCommand(DeleteMutation) = %+v, %v", c, err)
+	}
+	legacy := raftnode.Mutation{Type: TypeDelete, Payload: []byte(`{"key":"k","cas":4}`)}
+	if c, err := DecodeCommand(legacy); err != nil || !c.Delete || c.Key != "k" || c.CAS == nil || *c.CAS != 4 {
+		t.Errorf("DecodeCommand(JSON delete) = %+v, %v", c, err)
+	}
+	if _, err := DecodeCommand(raftnode.Mutation{Type: "other"}); !errors.Is(err, ErrInvalidCommand) {
+		t.Errorf("DecodeCommand(other type) = %v", err)
+	}
+}
+
+// TestJSONEntriesApplyLikeBinary: logs written by earlier versions hold
+// JSON commands; replaying them must give the same state as the binary
+// commands that replaced them.
+func TestJSONEntriesApplyLikeBinary(t *testing.T) {
+	jsonEntry := func(typ, payload string) []byte {
+		b, err := raftnode.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	legacy := [][]byte{
+		[]byte(`{"type":"kv.put","payload":{"key":"a","value":"eA=="}}`),
+		jsonEntry(TypePut, `{"key":"b","value":"eQ==","cas":0}`),
+		jsonEntry(TypePut, `{"key":"a","value":"eg==","cas":1}`),
+		jsonEntry(TypeDelete, `{"key":"b","cas":2}`),
+		jsonEntry(TypePut, `{"key":"c"}`),
+		jsonEntry(TypePut, `{"key":"c","value":"eA==","cas":1}`),
+	}
+	current := [][]byte{
+		putData(t, "a", "x", nil),
+		putData(t, "b", "y", ptr(0)),
+		putData(t, "a", "z", ptr(1)),
+		deleteData(t, "b", ptr(2)),
+		putData(t, "c", "", nil),
+		putData(t, "c", "x", ptr(1)),
+	}
+	old, cur := NewStore(DefaultLimits()), NewStore(DefaultLimits())
+	for i := range legacy {
+		index := uint64(i + 1)
+		r1, r2 := apply(old, index, legacy[i]), apply(cur, index, current[i])
+		if r1 != r2 {
+			t.Fatalf("entry %d: JSON gives %#v, binary %#v", index, r1, r2)
+		}
+	}
+	if old.Hash() != cur.Hash() || old.Len() != 2 {
+		t.Fatalf("states differ (or wrong size %d): %v vs %v", old.Len(), old.List(""), cur.List(""))
 	}
 }
 
@@ -391,4 +456,64 @@ func checkView(v View) error {
 		}
 	}
 	return nil
+}
+
+// TestApplyBatchMatchesApply: a batch gives every command the outcome
+// Apply gives it one at a time, ends in the same state, skips
+// configuration entries, refuses out-of-order entries, and leaves a view
+// taken before it unchanged.
+func TestApplyBatchMatchesApply(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	one, batched := NewStore(DefaultLimits()), NewStore(DefaultLimits())
+	keys := []string{"a", "a/b", "b", "c/d"}
+	index := uint64(0)
+	for round := 0; round < 200; round++ {
+		var logs []*raft.Log
+		for n := rng.IntN(12); n >= 0; n-- {
+			index++
+			key := keys[rng.IntN(len(keys))]
+			var cas *uint64
+			if rng.IntN(3) == 0 {
+				cas = ptr(uint64(rng.IntN(int(index) + 1)))
+			}
+			var data []byte
+			switch rng.IntN(5) {
+			case 0:
+				data = deleteData(t, key, cas)
+			case 1:
+				logs = append(logs, &raft.Log{Index: index, Type: raft.LogConfiguration})
+				continue
+			default:
+				data = putData(t, key, fmt.Sprintf("v%d", index), cas)
+			}
+			logs = append(logs, &raft.Log{Index: index, Type: raft.LogCommand, Data: data})
+		}
+		if round%50 == 49 { // a replayed entry inside a batch is refused
+			logs = append(logs, &raft.Log{Index: index - 1, Type: raft.LogCommand, Data: putData(t, "a", "late", nil)})
+		}
+		before := batched.View()
+		beforeHash := before.Hash()
+		got := batched.ApplyBatch(logs)
+		if len(got) != len(logs) {
+			t.Fatalf("round %d: %d responses for %d entries", round, len(got), len(logs))
+		}
+		for i, l := range logs {
+			if l.Type != raft.LogCommand {
+				if got[i] != nil {
+					t.Fatalf("entry %d: configuration entry answered %v", l.Index, got[i])
+				}
+				continue
+			}
+			want := one.Apply(l)
+			if fmt.Sprint(got[i]) != fmt.Sprint(want) {
+				t.Fatalf("entry %d: batch gives %v, Apply %v", l.Index, got[i], want)
+			}
+		}
+		if before.Hash() != beforeHash {
+			t.Fatalf("round %d: a view taken before the batch changed", round)
+		}
+		if batched.Hash() != one.Hash() || batched.AppliedIndex() != one.AppliedIndex() {
+			t.Fatalf("round %d: batched state (applied %d) differs from one by one (applied %d)", round, batched.AppliedIndex(), one.AppliedIndex())
+		}
+	}
 }
