@@ -22,8 +22,9 @@ import (
 //
 // The entry is a LogCommand whose data starts with clusterIDPrefix; metaFSM
 // applies it and hands every other entry to the user's FSM. Data passed to
-// ApplyBytes must therefore not start with this prefix (a JSON Mutation
-// never does: it starts with '{').
+// ApplyBytes must therefore not start with this prefix (an encoded Mutation
+// never does: it starts with binaryMagic, or '{' if an earlier version
+// wrote it).
 var clusterIDPrefix = []byte("\x00raftnode.cluster-id\x00")
 
 // snapshotMagic starts a snapshot written by metaFSM: the cluster ID, then
@@ -51,18 +52,67 @@ func (m *metaFSM) id() string {
 	return ""
 }
 
-// Apply applies a cluster-ID entry itself (the first one wins; later ones
-// are no-ops that answer the ID in force) and hands everything else on.
+var _ raft.BatchingFSM = (*metaFSM)(nil)
+
+// Apply applies a cluster-ID entry itself and hands everything else on.
 func (m *metaFSM) Apply(l *raft.Log) interface{} {
-	if l.Type == raft.LogCommand && bytes.HasPrefix(l.Data, clusterIDPrefix) {
-		if cur := m.id(); cur != "" {
-			return cur
-		}
-		id := string(l.Data[len(clusterIDPrefix):])
-		m.clusterID.Store(&id)
-		return id
+	if isClusterIDEntry(l) {
+		return m.applyClusterID(l)
 	}
 	return m.user.Apply(l)
+}
+
+// ApplyBatch hands a committed batch to the user's FSM: whole runs between
+// cluster-ID entries if it implements raft.BatchingFSM (group commit then
+// reaches the state machine too), one command at a time through Apply
+// otherwise, exactly as raft would call a plain FSM (configuration entries,
+// which raft sends only to batching FSMs, answer nil).
+func (m *metaFSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	batcher, batching := m.user.(raft.BatchingFSM)
+	from := 0
+	flush := func(to int) {
+		if from >= to {
+			return
+		}
+		if !batching {
+			for i := from; i < to; i++ {
+				if logs[i].Type == raft.LogCommand {
+					out[i] = m.user.Apply(logs[i])
+				}
+			}
+			return
+		}
+		res := batcher.ApplyBatch(logs[from:to])
+		if len(res) != to-from {
+			panic(fmt.Sprintf("raftnode: the FSM's ApplyBatch returned %d responses for %d entries", len(res), to-from))
+		}
+		copy(out[from:to], res)
+	}
+	for i, l := range logs {
+		if isClusterIDEntry(l) {
+			flush(i)
+			out[i] = m.applyClusterID(l)
+			from = i + 1
+		}
+	}
+	flush(len(logs))
+	return out
+}
+
+func isClusterIDEntry(l *raft.Log) bool {
+	return l.Type == raft.LogCommand && bytes.HasPrefix(l.Data, clusterIDPrefix)
+}
+
+// applyClusterID: the first cluster-ID entry wins; later ones are no-ops
+// that answer the ID in force.
+func (m *metaFSM) applyClusterID(l *raft.Log) interface{} {
+	if cur := m.id(); cur != "" {
+		return cur
+	}
+	id := string(l.Data[len(clusterIDPrefix):])
+	m.clusterID.Store(&id)
+	return id
 }
 
 func (m *metaFSM) Snapshot() (raft.FSMSnapshot, error) {

@@ -91,3 +91,64 @@ type memSink struct{ bytes.Buffer }
 func (s *memSink) ID() string    { return "mem" }
 func (s *memSink) Cancel() error { return nil }
 func (s *memSink) Close() error  { return nil }
+
+// recordingFSM records what reaches it, through Apply or ApplyBatch.
+type recordingFSM struct {
+	applied []uint64 // indexes, in order
+	batches int
+}
+
+func (f *recordingFSM) Apply(l *raft.Log) any {
+	f.applied = append(f.applied, l.Index)
+	return l.Index
+}
+func (f *recordingFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, nil }
+func (f *recordingFSM) Restore(io.ReadCloser) error         { return nil }
+
+type batchingRecorder struct{ recordingFSM }
+
+func (f *batchingRecorder) ApplyBatch(logs []*raft.Log) []any {
+	f.batches++
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		out[i] = f.Apply(l)
+	}
+	return out
+}
+
+// TestMetaFSMApplyBatch: cluster-ID entries are taken out of a batch, a
+// batching user FSM gets the runs around them whole, and a plain one gets
+// only commands, one by one, as raft itself would hand them over.
+func TestMetaFSMApplyBatch(t *testing.T) {
+	t.Parallel()
+	idEntry := func(index uint64, id string) *raft.Log {
+		return &raft.Log{Index: index, Type: raft.LogCommand, Data: append(append([]byte(nil), clusterIDPrefix...), id...)}
+	}
+	cmd := func(index uint64) *raft.Log {
+		return &raft.Log{Index: index, Type: raft.LogCommand, Data: []byte{binaryMagic, 1, 'x'}}
+	}
+	batch := []*raft.Log{
+		cmd(1),
+		{Index: 2, Type: raft.LogConfiguration},
+		idEntry(3, "c1"),
+		cmd(4),
+		idEntry(5, "c2"),
+		cmd(6),
+	}
+	want := []any{uint64(1), nil, "c1", uint64(4), "c1", uint64(6)}
+
+	plain := &recordingFSM{}
+	m := newMetaFSM(plain)
+	got := m.ApplyBatch(batch)
+	if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(plain.applied) != "[1 4 6]" || m.id() != "c1" {
+		t.Fatalf("plain FSM: responses %v (want %v), applied %v, cluster ID %q", got, want, plain.applied, m.id())
+	}
+
+	batching := &batchingRecorder{}
+	m = newMetaFSM(batching)
+	got = m.ApplyBatch(batch)
+	want[1] = uint64(2) // a batching FSM is handed configuration entries, as raft does
+	if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(batching.applied) != "[1 2 4 6]" || batching.batches != 3 {
+		t.Fatalf("batching FSM: responses %v (want %v), applied %v in %d batches (want 3)", got, want, batching.applied, batching.batches)
+	}
+}
