@@ -42,6 +42,13 @@ func openStorage(dataDir string, retain int, logger hclog.Logger) (*storage, err
 	path := filepath.Join(dataDir, boltFile)
 	boltOpts := *bbolt.DefaultOptions
 	boltOpts.Timeout = boltLockTimeout
+	// Log compaction frees pages in bulk, and a synced freelist would be
+	// rewritten by every commit, i.e. by every batch of log entries. Not
+	// syncing it (bbolt rebuilds it by scanning when it opens the file) and
+	// keeping it as a map (O(1) allocation) is what etcd does with its bbolt
+	// backend; crash safety does not depend on it.
+	boltOpts.NoFreelistSync = true
+	boltOpts.FreelistType = bbolt.FreelistMapType
 	store, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &boltOpts})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
