@@ -96,9 +96,11 @@ func (a *Agent) prepareRead(ctx context.Context, stale bool) (httpapi.ReadMeta, 
 	return a.readMeta(stale), nil
 }
 
+// readMeta runs on every read, so it uses the cheap accessors rather than
+// Status (whose raft.Stats call queues behind raft's main loop).
 func (a *Agent) readMeta(stale bool) httpapi.ReadMeta {
-	st := a.raft.Status()
-	return httpapi.ReadMeta{Index: st.AppliedIndex, KnownLeader: st.LeaderID != "", LastContact: st.LastContact, Stale: stale}
+	r := a.raft
+	return httpapi.ReadMeta{Index: r.AppliedIndex(), KnownLeader: r.LeaderID() != "", LastContact: r.LastContact(), Stale: stale}
 }
 
 // kvWrite proposes m on the leader and waits until it is committed and

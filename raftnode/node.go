@@ -289,7 +289,16 @@ func (n *Node) HasState() bool {
 	return n.hadState || n.raft.CurrentTerm() > 0 || n.raft.LastIndex() > 0
 }
 
-// Status returns a snapshot of the node's Raft state.
+// AppliedIndex is the index of the last entry raft has handed to the FSM.
+func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+
+// LastContact is the time since this node last heard from a leader: 0 on
+// the leader, -1 before any contact.
+func (n *Node) LastContact() time.Duration { return n.lastContact() }
+
+// Status returns a snapshot of the node's Raft state. It costs a round
+// trip through raft's main loop (for the last log term): per-request paths
+// should use the cheap accessors (AppliedIndex, LeaderID, LastContact).
 func (n *Node) Status() Status {
 	r := n.raft
 	leaderAddr, leaderID := r.LeaderWithID()
