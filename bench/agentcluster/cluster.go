@@ -20,8 +20,10 @@ import (
 type Node struct {
 	ID string
 	// URL is the node's client API base URL.
-	URL  string
-	proc *proc.Process
+	URL string
+	// configPath and logPath let Restart run the node again as it was.
+	configPath, logPath string
+	proc                *proc.Process
 }
 
 // Pid is the node's process ID.
@@ -155,13 +157,45 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 	if err := os.WriteFile(configPath, []byte(cfg.render()), 0o600); err != nil {
 		return nil, fmt.Errorf("agentcluster: %w", err)
 	}
-	p, err := proc.Start(id, c.binary, []string{"run", "-config", configPath}, filepath.Join(c.dir, id+".log"))
+	n := &Node{ID: id, URL: "http://" + proc.HostPort(cfg.HTTPPort), configPath: configPath, logPath: filepath.Join(c.dir, id+".log")}
+	p, err := c.exec(n)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{ID: id, URL: "http://" + proc.HostPort(cfg.HTTPPort), proc: p}
+	n.proc = p
 	c.Nodes = append(c.Nodes, n)
 	return n, nil
+}
+
+func (c *Cluster) exec(n *Node) (*proc.Process, error) {
+	return proc.Start(n.ID, c.binary, []string{"run", "-config", n.configPath}, n.logPath)
+}
+
+// Restart runs a node that is no longer running (killed, say) again with
+// the same config file, so the same ports and data dir, as an operator
+// restarting a crashed agent would; its log goes on in the same file. It
+// returns as soon as the process has started.
+func (c *Cluster) Restart(n *Node) error {
+	if n.Running() {
+		return fmt.Errorf("agentcluster: restart %s: still running (pid %d)", n.ID, n.Pid())
+	}
+	p, err := c.exec(n)
+	if err != nil {
+		return err
+	}
+	n.proc = p
+	return nil
+}
+
+// Running are the nodes whose process runs, in start order.
+func (c *Cluster) Running() []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		if n.Running() {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // DataDir is node's data directory.

@@ -80,4 +80,36 @@ func TestClusterServesKV(t *testing.T) {
 			}
 		}
 	}
+
+	// kill -9 of the leader, then a restart with its data dir: the cluster
+	// must become whole again, with the restarted node caught up.
+	if err := c.Restart(leader); err == nil {
+		t.Error("Restart of a running node succeeded")
+	}
+	if err := leader.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Running()); got != 2 {
+		t.Fatalf("%d nodes running after the kill, want 2", got)
+	}
+	if _, err := c.Whole(ctx); err == nil {
+		t.Error("Whole with a voter down")
+	}
+	if err := c.Restart(leader); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.WaitWhole(ctx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "leader" || st.Term < 2 {
+		t.Errorf("leader's status once whole: %+v; want a leader in a term after the first", st)
+	}
+	rs, err := NodeStatus(ctx, leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.AppliedIndex < st.CommitIndex {
+		t.Errorf("restarted %s applied %d, leader committed %d", leader.ID, rs.AppliedIndex, st.CommitIndex)
+	}
 }

@@ -44,3 +44,21 @@ func Members(ctx context.Context, node *Node) ([]Member, error) {
 	}
 	return ms, nil
 }
+
+// Status is the part of a node's GET /v1/status the benchmarks read.
+type Status struct {
+	NodeID string `json:"node_id"`
+	// State is leader, follower, candidate or shutdown.
+	State        string `json:"state"`
+	LeaderID     string `json:"leader_id"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// NodeStatus is node's Raft status as it reports it.
+func NodeStatus(ctx context.Context, node *Node) (Status, error) {
+	var st Status
+	err := httpjson.Get(ctx, stateClient, node.URL+"/v1/status", &st)
+	return st, err
+}

@@ -104,7 +104,7 @@ func TestStartAndKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Running() || p.Exited() != nil || p.Name() != "child" || p.Pid() <= 0 {
+	if !p.Running() || p.Exited() != nil || p.Killed() || p.Name() != "child" || p.Pid() <= 0 {
 		t.Fatalf("fresh child: running %v, exited %v", p.Running(), p.Exited())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -112,8 +112,8 @@ func TestStartAndKill(t *testing.T) {
 	if err := p.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if p.Running() {
-		t.Fatal("still running after Kill")
+	if p.Running() || !p.Killed() {
+		t.Fatalf("after Kill: running %v, killed %v", p.Running(), p.Killed())
 	}
 	if err := p.Exited(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("Exited() = %v, want a note that it was killed", err)

@@ -71,6 +71,10 @@ func (p *Process) Exited() error {
 	return fmt.Errorf("proc: %s (pid %d) exited: %v\n%s", p.name, p.Pid(), p.err, LogTail(p.logPath, 20))
 }
 
+// Killed reports whether the harness has sent the process SIGKILL, so an
+// exit is one it asked for.
+func (p *Process) Killed() bool { return p.killed.Load() }
+
 // Signal sends SIGKILL without waiting, so many processes can be killed at
 // once and reaped after. Signalling an exited process is a no-op.
 func (p *Process) Signal() {

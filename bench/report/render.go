@@ -13,13 +13,14 @@ import (
 // rows is the table: a header, then one row per load level of the agent,
 // then memory. With etcd, every row has etcd's figures and the ratios.
 func (r *Report) rows() [][]string {
-	head := []string{"operation", "clients", "ops/s", "p50 ms", "p99 ms", "max ms", "errors"}
+	head := []string{"operation", "clients", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "elections"}
 	if r.Etcd != nil {
 		head = append(head, "etcd ops/s", "etcd p50 ms", "etcd p99 ms", "etcd max ms", "ops/s ours/etcd", "p99 ours/etcd")
 	}
 	out := [][]string{head}
 	for _, res := range r.Agent.Results {
-		row := []string{res.Name, strconv.Itoa(res.Clients), num(res.OpsPerSec, 0), num(res.P50Ms, 2), num(res.P99Ms, 2), num(res.MaxMs, 2), strconv.Itoa(res.Errors)}
+		row := []string{res.Name, strconv.Itoa(res.Clients), num(res.OpsPerSec, 0), num(res.P50Ms, 2), num(res.P99Ms, 2), num(res.MaxMs, 2), strconv.Itoa(res.Errors),
+			electionsCell(r.Agent.findStability(res.Name, res.Clients))}
 		if r.Etcd != nil {
 			if e := r.Etcd.find(res.Name, res.Clients); e != nil {
 				row = append(row, num(e.OpsPerSec, 0), num(e.P50Ms, 2), num(e.P99Ms, 2), num(e.MaxMs, 2),
@@ -31,7 +32,7 @@ func (r *Report) rows() [][]string {
 		out = append(out, row)
 	}
 	mem := func(label string, agent, etcd uint64) {
-		row := []string{label, "", "", "", "", "", ""}
+		row := []string{label, "", "", "", "", "", "", ""}
 		row[2] = mib(agent)
 		if r.Etcd != nil {
 			row = append(row, mib(etcd), "", "", "", ratio(float64(agent), float64(etcd)), "")
@@ -47,7 +48,112 @@ func (r *Report) rows() [][]string {
 	return out
 }
 
-// timingRows is the membership table, or nil without timings.
+// electionsCell is the elections column of a level: "-" where terms were
+// not read, "?" where they could not be, the leader change spelled out.
+func electionsCell(s *Stability) string {
+	if s == nil {
+		return "-"
+	}
+	e := s.Elections()
+	cell := strconv.Itoa(e)
+	if e < 0 {
+		cell = "?"
+	}
+	if s.LeaderChanged() {
+		cell += fmt.Sprintf(" (leader %s → %s)", orNone(s.LeaderBefore), orNone(s.LeaderAfter))
+	}
+	return cell
+}
+
+func orNone(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
+}
+
+// Warnings flag the load levels during which the cluster held an
+// election, changed leader, or could not be asked.
+func (r *Report) Warnings() []string {
+	var out []string
+	for _, s := range r.Agent.Stability {
+		if w := s.Warning(); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// repeatRows is the table of repeated timings, or nil without any.
+func (r *Report) repeatRows() [][]string {
+	if len(r.Repeats) == 0 {
+		return nil
+	}
+	out := [][]string{{"repeated timing", "runs", "median s", "max s", "target", "each s", "note"}}
+	for _, t := range r.Repeats {
+		each := make([]string, len(t.Seconds))
+		for i, v := range t.Seconds {
+			each[i] = num(v, 3)
+		}
+		target := "-"
+		if t.Target != nil {
+			target = t.Target.Text + ": " + metText(t.Target.Met)
+		}
+		out = append(out, []string{t.Name, strconv.Itoa(len(t.Seconds)), num(t.MedianSeconds, 3), num(t.MaxSeconds, 3), target, strings.Join(each, " "), t.Note})
+	}
+	return out
+}
+
+// crashRows is the table of fourth agents, or nil without any.
+func (r *Report) crashRows() [][]string {
+	if len(r.Crashes) == 0 {
+		return nil
+	}
+	out := [][]string{{"crash", "agent", "run → non-voter s", "run → voter s", "kill → dead s", "kill → pruned s", "dead → pruned s"}}
+	for i, c := range r.Crashes {
+		out = append(out, []string{strconv.Itoa(i + 1), c.ID, num(c.NonVoterSeconds, 3), num(c.VoterSeconds, 3),
+			num(c.DeadSeconds, 3), num(c.PrunedSeconds, 3), num(c.DeadToPrunedSeconds(), 3)})
+	}
+	return out
+}
+
+// failoverRows is the table of leader kills, or nil without any.
+func (r *Report) failoverRows() [][]string {
+	if len(r.Failovers) == 0 {
+		return nil
+	}
+	out := [][]string{{"failover", "killed", "new leader", "kill → first write s", "attempts", "timed out (to, began s)", "restart → whole s", "term before → whole", "last error before success"}}
+	for i, f := range r.Failovers {
+		last := f.LastError
+		if last == "" {
+			last = "-"
+		}
+		timedOut := strconv.Itoa(f.TimedOut)
+		if len(f.Cut) > 0 {
+			at := make([]string, len(f.Cut))
+			for j, c := range f.Cut {
+				at[j] = fmt.Sprintf("%s at %s", c.Via, num(c.StartSeconds, 3))
+			}
+			timedOut += " (" + strings.Join(at, ", ") + ")"
+		}
+		out = append(out, []string{strconv.Itoa(i + 1), f.Killed, f.NewLeader, num(f.Seconds, 3), strconv.Itoa(f.Attempts), timedOut,
+			num(f.RejoinSeconds, 3), fmt.Sprintf("%d → %d", f.TermBefore, f.TermAfter), last})
+	}
+	return out
+}
+
+// tables are the tables after the load table, in order, nil ones left out.
+func (r *Report) tables() [][][]string {
+	var out [][][]string
+	for _, t := range [][][]string{r.timingRows(), r.repeatRows(), r.crashRows(), r.failoverRows(), r.diskRows()} {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// timingRows is the table of one-off timings, or nil without timings.
 func (r *Report) timingRows() [][]string {
 	if len(r.Timings) == 0 {
 		return nil
@@ -89,11 +195,13 @@ func (r *Report) Text(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(r.title() + "\n")
 	writeText(&b, r.rows(), false)
-	if t := r.timingRows(); t != nil {
-		b.WriteString("\n")
-		writeText(&b, t, true)
+	if r.Reference != nil {
+		b.WriteString("reference: " + r.Reference.Line() + "\n")
 	}
-	if t := r.diskRows(); t != nil {
+	for _, w := range r.Warnings() {
+		b.WriteString("WARNING: " + w + "\n")
+	}
+	for _, t := range r.tables() {
 		b.WriteString("\n")
 		writeText(&b, t, true)
 	}
@@ -133,12 +241,20 @@ func (r *Report) Markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# Benchmark %s\n\n%s\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.title())
 	writeMarkdown(&b, r.rows())
 	b.WriteString("\nLatencies are per request, measured by the client; errors are not in them. " +
-		"Ratios are ours/etcd: above 1 means more throughput, or a longer p99, than etcd.\n")
-	for _, t := range [][][]string{r.timingRows(), r.diskRows()} {
-		if t != nil {
-			b.WriteString("\n")
-			writeMarkdown(&b, t)
+		"Ratios are ours/etcd: above 1 means more throughput, or a longer p99, than etcd. " +
+		"Elections are the Raft terms begun between just before a level (warm-up included) and just after it.\n")
+	if r.Reference != nil {
+		b.WriteString("\nReference: " + r.Reference.Line() + ".\n")
+	}
+	if w := r.Warnings(); len(w) > 0 {
+		b.WriteString("\n")
+		for _, x := range w {
+			b.WriteString("- **Warning:** " + x + "\n")
 		}
+	}
+	for _, t := range r.tables() {
+		b.WriteString("\n")
+		writeMarkdown(&b, t)
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
@@ -150,9 +266,16 @@ func (r *Report) Markdown(w io.Writer) error {
 	return err
 }
 
+// markdownCell keeps a cell (an error message, say) within its cell.
+var markdownCell = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ")
+
 func writeMarkdown(b *strings.Builder, rows [][]string) {
 	for i, row := range rows {
-		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		cells := make([]string, len(row))
+		for j, c := range row {
+			cells[j] = markdownCell.Replace(c)
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 		if i == 0 {
 			b.WriteString("| --- |" + strings.Repeat(" ---: |", len(row)-1) + "\n")
 		}

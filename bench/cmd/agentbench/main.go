@@ -7,10 +7,20 @@
 //     with its own keep-alive connection to the leader, for a fixed time
 //     per level (-duration after -warmup);
 //   - the leader's resident memory idle and under the heaviest put load;
+//   - the Raft term and leader of every node just before and just after each
+//     load level: elections during load;
+//   - the machine's own floor for a replicated write, measured before the
+//     agents start: the median of small appends with fdatasync on the
+//     filesystem of the data dirs and of loopback TCP round trips; two
+//     fsyncs plus a round trip, times 1.5, is the single-client PUT target
+//     (-reference-fsyncs);
 //   - with -disk-writes N, raft.db and snapshot sizes after N writes;
-//   - the membership timings (-membership): a fourth agent from exec to
-//     non-voter and to voter, kill -9 of it to dead in gossip and to pruned
-//     from Raft, kill -9 of the leader to the first successful write;
+//   - the membership timings (-membership), each repeated: -crashes fourth
+//     agents from exec to non-voter and to voter, then kill -9 to dead in
+//     gossip and to pruned from Raft; -failovers kills of the leader with
+//     kill -9, to the first write through a survivor, each followed by a
+//     restart of the killed agent until the cluster is whole again; with
+//     medians and maxima against the targets;
 //
 // then, in this process, the put levels through raftnode.Apply on three
 // raftnode nodes (-apply), as a Go program embedding raftnode sees it, and
@@ -61,8 +71,14 @@ type options struct {
 	etcdVersion string
 	keep        bool
 	plan        load.Plan
-	// membership runs the membership timings after the load.
-	membership bool
+	// membership runs the membership timings after the load: crashes
+	// fourth agents killed and pruned, then failovers leader kills.
+	membership         bool
+	crashes, failovers int
+	// referenceFsyncs is how many appends with fdatasync (and loopback
+	// round trips) the reference for the single-client target takes; 0
+	// skips it.
+	referenceFsyncs int
 	// apply runs the plan's levels through raftnode.Apply in process.
 	apply bool
 	// gossip are the sizes of the gossip pools to time; none: skip.
@@ -90,14 +106,28 @@ func (o options) autopilotBlock() string {
 	return strings.Join(lines, "\n")
 }
 
+func (o options) stabilizationOrDefault() time.Duration {
+	if o.stabilization > 0 {
+		return o.stabilization
+	}
+	return defaultStabilization
+}
+
+func (o options) reapAfterOrDefault() time.Duration {
+	if o.reapAfter > 0 {
+		return o.reapAfter
+	}
+	return defaultReapAfter
+}
+
 // notes say which settings differ from the agent's defaults.
 func (o options) notes() []string {
 	var out []string
 	if o.stabilization > 0 {
-		out = append(out, fmt.Sprintf("server_stabilization_time = %s (default 10s)", o.stabilization))
+		out = append(out, fmt.Sprintf("server_stabilization_time = %s (default %s)", o.stabilization, defaultStabilization))
 	}
 	if o.reapAfter > 0 {
-		out = append(out, fmt.Sprintf("dead_server_reap_after = %s (default 30s)", o.reapAfter))
+		out = append(out, fmt.Sprintf("dead_server_reap_after = %s (default %s)", o.reapAfter, defaultReapAfter))
 	}
 	if len(out) == 0 && o.membership {
 		out = append(out, "autopilot timers at their defaults (server_stabilization_time 10s, dead_server_reap_after 30s)")
@@ -124,7 +154,10 @@ func main() {
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
 	flag.StringVar(&gossipInproc, "gossip-inproc", "200", "sizes of the in-process discovery pools to time (lan profile), comma-separated (\"\": skip)")
-	flag.BoolVar(&o.membership, "membership", true, "after the load, time a new agent to voter, kill -9 to dead and pruned, and leader kill -9 to first write")
+	flag.BoolVar(&o.membership, "membership", true, "after the load, time new agents to voter, kill -9 to dead and pruned (-crashes), and leader kill -9 to first write (-failovers)")
+	flag.IntVar(&o.crashes, "crashes", 3, "fourth agents to start, kill -9 and see pruned, one after another (each waits the reap delay)")
+	flag.IntVar(&o.failovers, "failovers", 5, "leader kill -9s, each timed to the first write and followed by a restart of the killed agent")
+	flag.IntVar(&o.referenceFsyncs, "reference-fsyncs", 2000, "appends with fdatasync, and loopback round trips, for the single-client PUT reference (0: skip)")
 	flag.DurationVar(&o.stabilization, "stabilization", 0, "autopilot server_stabilization_time for the agents (0: the default)")
 	flag.DurationVar(&o.reapAfter, "reap-after", 0, "autopilot dead_server_reap_after for the agents (0: the default)")
 	flag.Parse()
@@ -145,8 +178,8 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || flag.NArg() > 0 {
-		log.Print("-duration and -value-size must be positive, -warmup not negative, and no arguments")
+	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
+		log.Print("-duration and -value-size must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -210,6 +243,13 @@ func run(ctx context.Context, o options) (err error) {
 	agentDir := filepath.Join(tmp, "agent")
 	if err := os.Mkdir(agentDir, 0o700); err != nil {
 		return err
+	}
+	if o.referenceFsyncs > 0 {
+		// Before any agent runs, in the directory that holds their data
+		// dirs, so it is their filesystem and nothing of ours competes.
+		if r.Reference, err = measureReference(ctx, agentDir, o.referenceFsyncs); err != nil {
+			return err
+		}
 	}
 	if err := runAgent(ctx, binary, agentDir, o, r); err != nil {
 		return err
