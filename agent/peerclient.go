@@ -32,7 +32,11 @@ type peerClient struct {
 func newPeerClient(token string, tlsc *tlsutil.Configurator, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *peerClient {
 	transport := &http.Transport{
 		DialContext:         dial,
-		MaxIdleConnsPerHost: 8,
+		// Client requests forwarded through a follower reuse these
+		// connections: keep as many idle as a busy client pool keeps in
+		// flight, or each burst pays new TCP (and TLS) handshakes. With
+		// TLS, HTTP/2 multiplexes them over one connection anyway.
+		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
