@@ -3,17 +3,22 @@
 // This is the etcd load driver. It is not part of the agent's module: it
 // is embedded into etcdwrap and built in the throwaway module that also
 // builds etcd, so only that module depends on etcd's client. It starts a
-// three-member etcd on loopback, runs the plan through clientv3 with one
-// client per worker against the leader, and prints a report.Side as JSON
-// on stdout. Its own messages go to stderr.
+// three-member etcd on loopback and prints a report.Side as one line of
+// JSON on stdout with the leader's idle memory. Then for every line on
+// stdin it runs the plan once through clientv3, one client per worker
+// against the leader, and prints that round's report.Side as one line.
+// At the end of stdin it kills the members and exits. Its own messages go
+// to stderr.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -48,14 +53,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	plan := load.Plan{Clients: cs, Warmup: *warmup, Duration: *duration, ValueSize: *valueSize}
-	side, err := run(ctx, *etcdBin, *dir, plan)
-	if err != nil {
+	if err := run(ctx, *etcdBin, *dir, *version, plan, os.Stdin, json.NewEncoder(os.Stdout)); err != nil {
 		log.Print(err)
 		os.Exit(1)
-	}
-	side.Version = *version
-	if err := json.NewEncoder(os.Stdout).Encode(side); err != nil {
-		log.Fatal(err)
 	}
 }
 
@@ -66,7 +66,9 @@ type member struct {
 	p         *proc.Process
 }
 
-func run(ctx context.Context, etcdBin, dir string, plan load.Plan) (side report.Side, err error) {
+// run starts the members, says so on out, runs a round for every line of
+// in until it ends, and kills the members.
+func run(ctx context.Context, etcdBin, dir, version string, plan load.Plan, in io.Reader, out *json.Encoder) (err error) {
 	members, err := startEtcd(etcdBin, dir, 3)
 	defer func() {
 		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -76,17 +78,66 @@ func run(ctx context.Context, etcdBin, dir string, plan load.Plan) (side report.
 		}
 	}()
 	if err != nil {
-		return side, err
+		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	leader, err := waitLeader(wctx, members)
-	cancel()
+	leader, err := waitLeaderFor(ctx, members, 2*time.Minute)
 	if err != nil {
-		return side, err
+		return err
 	}
 	log.Printf("3 members formed, leader %s", leader.name)
+	idle := report.Side{System: "etcd", Version: version}
+	idle.Memory.IdleRSSBytes, _ = proc.RSS(leader.p.Pid())
+	idle.Memory.LoadClients = slices.Max(plan.Clients)
+	if err := out.Encode(idle); err != nil {
+		return err
+	}
+
+	lines := make(chan struct{})
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-lines:
+			if !ok {
+				return nil
+			}
+		}
+		// The leader may have moved while the agents had their round.
+		if leader, err = waitLeaderFor(ctx, members, 30*time.Second); err != nil {
+			return err
+		}
+		side, err := round(ctx, leader, plan)
+		if err != nil {
+			return err
+		}
+		side.Version = version
+		if err := out.Encode(side); err != nil {
+			return err
+		}
+	}
+}
+
+func waitLeaderFor(ctx context.Context, members []*member, d time.Duration) (*member, error) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return waitLeader(wctx, members)
+}
+
+// round runs the plan's put levels, then its get levels over preloaded
+// keys, against leader.
+func round(ctx context.Context, leader *member, plan load.Plan) (side report.Side, err error) {
 	side.System = "etcd"
-	side.Memory.IdleRSSBytes, _ = proc.RSS(leader.p.Pid())
 	side.Memory.LoadClients = slices.Max(plan.Clients)
 
 	value := string(load.Value(plan.ValueSize))
@@ -94,17 +145,13 @@ func run(ctx context.Context, etcdBin, dir string, plan load.Plan) (side report.
 		return clientv3.New(clientv3.Config{Endpoints: []string{leader.clientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	}
 	var opened []*clientv3.Client
-	defer func() {
-		for _, c := range opened {
-			c.Close()
-		}
-	}()
 	closeAll := func() {
 		for _, c := range opened {
 			c.Close()
 		}
 		opened = nil
 	}
+	defer closeAll()
 	putOp := func(worker int) (load.Op, error) {
 		c, err := newClient()
 		if err != nil {

@@ -35,8 +35,11 @@ type Config struct {
 
 // Result summarises one load level. Latencies are in milliseconds.
 type Result struct {
-	Name       string  `json:"name"`
-	Clients    int     `json:"clients"`
+	Name    string `json:"name"`
+	Clients int    `json:"clients"`
+	// Round is the round of a run that repeats its levels (from 1), or 0
+	// for a level run once.
+	Round      int     `json:"round,omitempty"`
 	Ops        int     `json:"ops"`
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`

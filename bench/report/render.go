@@ -8,23 +8,28 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // rows is the table: a header, then one row per load level of the agent,
 // then memory. With etcd, every row has etcd's figures and the ratios.
+// With several rounds a level's figures are the medians over its rounds
+// and a ratio is the median of the per-round ratios, their range in
+// brackets.
 func (r *Report) rows() [][]string {
 	head := []string{"operation", "clients", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "elections"}
 	if r.Etcd != nil {
 		head = append(head, "etcd ops/s", "etcd p50 ms", "etcd p99 ms", "etcd max ms", "ops/s ours/etcd", "p99 ours/etcd")
 	}
 	out := [][]string{head}
-	for _, res := range r.Agent.Results {
-		row := []string{res.Name, strconv.Itoa(res.Clients), num(res.OpsPerSec, 0), num(res.P50Ms, 2), num(res.P99Ms, 2), num(res.MaxMs, 2), strconv.Itoa(res.Errors),
-			electionsCell(r.Agent.findStability(res.Name, res.Clients))}
+	for _, l := range r.Levels() {
+		a := l.Agent
+		row := []string{l.Name, strconv.Itoa(l.Clients), num(a.OpsPerSec, 0), num(a.P50Ms, 2), num(a.P99Ms, 2), num(a.MaxMs, 2), strconv.Itoa(a.Errors),
+			electionsCell(r.Agent.stabilities(l.Name, l.Clients), r.rounds() > 1)}
 		if r.Etcd != nil {
-			if e := r.Etcd.find(res.Name, res.Clients); e != nil {
+			if e := l.Etcd; e != nil {
 				row = append(row, num(e.OpsPerSec, 0), num(e.P50Ms, 2), num(e.P99Ms, 2), num(e.MaxMs, 2),
-					ratio(res.OpsPerSec, e.OpsPerSec), ratio(res.P99Ms, e.P99Ms))
+					l.OpsRatio.cell(), l.P99Ratio.cell())
 			} else {
 				row = append(row, "-", "-", "-", "-", "-", "-")
 			}
@@ -44,23 +49,47 @@ func (r *Report) rows() [][]string {
 		eIdle, eLoad = r.Etcd.Memory.IdleRSSBytes, r.Etcd.Memory.LoadRSSBytes
 	}
 	mem("leader RSS idle (MiB)", r.Agent.Memory.IdleRSSBytes, eIdle)
-	mem(fmt.Sprintf("leader RSS, %d-client put (MiB)", r.Agent.Memory.LoadClients), r.Agent.Memory.LoadRSSBytes, eLoad)
+	loadLabel := fmt.Sprintf("leader RSS, %d-client put (MiB)", r.Agent.Memory.LoadClients)
+	if n := r.rounds(); n > 1 {
+		loadLabel = fmt.Sprintf("leader RSS, %d-client put, peak of %d rounds (MiB)", r.Agent.Memory.LoadClients, n)
+	}
+	mem(loadLabel, r.Agent.Memory.LoadRSSBytes, eLoad)
 	return out
 }
 
-// electionsCell is the elections column of a level: "-" where terms were
-// not read, "?" where they could not be, the leader change spelled out.
-func electionsCell(s *Stability) string {
-	if s == nil {
+// electionsCell is the elections column of a level, summed over its
+// rounds: "-" where terms were not read, "?" where they could not be,
+// each leader change spelled out (with its round when there are several).
+func electionsCell(ss []Stability, several bool) string {
+	if len(ss) == 0 {
 		return "-"
 	}
-	e := s.Elections()
-	cell := strconv.Itoa(e)
-	if e < 0 {
-		cell = "?"
+	sum, unknown := 0, false
+	var changes []string
+	for _, s := range ss {
+		e := s.Elections()
+		if e < 0 {
+			unknown = true
+		} else {
+			sum += e
+		}
+		if s.LeaderChanged() {
+			c := fmt.Sprintf("leader %s → %s", orNone(s.LeaderBefore), orNone(s.LeaderAfter))
+			if several {
+				c += fmt.Sprintf(" in round %d", s.Round)
+			}
+			changes = append(changes, c)
+		}
 	}
-	if s.LeaderChanged() {
-		cell += fmt.Sprintf(" (leader %s → %s)", orNone(s.LeaderBefore), orNone(s.LeaderAfter))
+	cell := strconv.Itoa(sum)
+	switch {
+	case unknown && len(ss) == 1:
+		cell = "?"
+	case unknown:
+		cell += "?"
+	}
+	if len(changes) > 0 {
+		cell += " (" + strings.Join(changes, ", ") + ")"
 	}
 	return cell
 }
@@ -78,10 +107,26 @@ func (r *Report) Warnings() []string {
 	var out []string
 	for _, s := range r.Agent.Stability {
 		if w := s.Warning(); w != "" {
+			if r.rounds() > 1 && s.Round > 0 {
+				w = fmt.Sprintf("round %d: %s", s.Round, w)
+			}
 			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// roundsNote explains the figures of several rounds; "" for one.
+func (r *Report) roundsNote() string {
+	n := r.rounds()
+	if n == 1 {
+		return ""
+	}
+	s := fmt.Sprintf("PUT and GET figures are medians of %d rounds, each figure on its own; errors and elections are summed over the rounds, a leader change names its round; RSS under load is the peak over the rounds", n)
+	if r.Etcd != nil {
+		s += "; each round ran our levels and then etcd's, and a ratio is the median of the per-round ratios ours/etcd, the lowest and highest of them in brackets"
+	}
+	return s
 }
 
 // repeatRows is the table of repeated timings, or nil without any.
@@ -195,8 +240,14 @@ func (r *Report) Text(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(r.title() + "\n")
 	writeText(&b, r.rows(), false)
+	if n := r.roundsNote(); n != "" {
+		b.WriteString(n + "\n")
+	}
 	if r.Reference != nil {
 		b.WriteString("reference: " + r.Reference.Line() + "\n")
+	}
+	for _, t := range r.EtcdTargets() {
+		b.WriteString("target: " + t.Line() + "\n")
 	}
 	for _, w := range r.Warnings() {
 		b.WriteString("WARNING: " + w + "\n")
@@ -219,7 +270,7 @@ func writeText(b *strings.Builder, rows [][]string, lastIsText bool) {
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {
 		for i, cell := range row {
-			widths[i] = max(widths[i], len(cell))
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
 		}
 	}
 	for _, row := range rows {
@@ -242,9 +293,19 @@ func (r *Report) Markdown(w io.Writer) error {
 	writeMarkdown(&b, r.rows())
 	b.WriteString("\nLatencies are per request, measured by the client; errors are not in them. " +
 		"Ratios are ours/etcd: above 1 means more throughput, or a longer p99, than etcd. " +
-		"Elections are the Raft terms begun between just before a level (warm-up included) and just after it.\n")
+		"Elections are the Raft terms begun between just before a level (warm-up included) and just after it.")
+	if n := r.roundsNote(); n != "" {
+		b.WriteString(" " + strings.ToUpper(n[:1]) + n[1:] + ".")
+	}
+	b.WriteString("\n")
 	if r.Reference != nil {
 		b.WriteString("\nReference: " + r.Reference.Line() + ".\n")
+	}
+	if ts := r.EtcdTargets(); len(ts) > 0 {
+		b.WriteString("\nAgainst etcd, on the median ratio ours/etcd:\n\n")
+		for _, t := range ts {
+			b.WriteString("- " + t.Line() + "\n")
+		}
 	}
 	if w := r.Warnings(); len(w) > 0 {
 		b.WriteString("\n")
@@ -293,7 +354,13 @@ func (r *Report) WriteFiles(dir string) (md, js string, err error) {
 	if err := r.Markdown(&mdBuf); err != nil {
 		return "", "", err
 	}
-	jsBytes, err := json.MarshalIndent(r, "", "  ")
+	// The summaries go into the JSON beside the raw rounds, for whoever
+	// reads it without this package.
+	jsBytes, err := json.MarshalIndent(struct {
+		*Report
+		Levels      []LevelSummary `json:"levels"`
+		EtcdTargets []EtcdTarget   `json:"etcd_targets,omitempty"`
+	}{r, r.Levels(), r.EtcdTargets()}, "", "  ")
 	if err != nil {
 		return "", "", err
 	}
@@ -317,6 +384,12 @@ func (r *Report) title() string {
 		r.Host.GOOS, r.Host.GOARCH, r.Host.CPUs, r.Host.GoVersion, p.ValueSize, p.Duration, p.Warmup)
 	if r.Etcd != nil {
 		s += "; etcd " + r.Etcd.Version + " through its Go client, one client per worker"
+	}
+	if n := r.rounds(); n > 1 {
+		s += fmt.Sprintf("; PUT and GET: medians of %d rounds", n)
+		if r.Etcd != nil {
+			s += ", ours then etcd's in each"
+		}
 	}
 	return s
 }

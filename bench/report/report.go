@@ -31,6 +31,8 @@ type Side struct {
 type Stability struct {
 	Name    string `json:"name"`
 	Clients int    `json:"clients"`
+	// Round is the level's round, as in load.Result.
+	Round int `json:"round,omitempty"`
 	// TermBefore and TermAfter are the highest term any node reported.
 	TermBefore uint64 `json:"term_before"`
 	TermAfter  uint64 `json:"term_after"`
@@ -77,14 +79,15 @@ func (s Stability) Warning() string {
 	return strings.Join(parts, "; ")
 }
 
-// findStability is the stability record of the level, or nil.
-func (s *Side) findStability(name string, clients int) *Stability {
-	for i := range s.Stability {
-		if s.Stability[i].Name == name && s.Stability[i].Clients == clients {
-			return &s.Stability[i]
+// stabilities are the stability records of the level, one a round.
+func (s *Side) stabilities(name string, clients int) []Stability {
+	var out []Stability
+	for _, st := range s.Stability {
+		if st.Name == name && st.Clients == clients {
+			out = append(out, st)
 		}
 	}
-	return nil
+	return out
 }
 
 // Memory is the resident set size of the leader's process.
@@ -94,8 +97,11 @@ type Memory struct {
 	IdleRSSBytes uint64 `json:"idle_rss_bytes"`
 	// LoadRSSBytes is the largest sample while the put load ran with
 	// LoadClients clients.
-	LoadRSSBytes uint64 `json:"load_rss_bytes"`
-	LoadClients  int    `json:"load_clients"`
+	// With several rounds it is the peak over them, and LoadRSSByRound
+	// each round's.
+	LoadRSSBytes   uint64   `json:"load_rss_bytes"`
+	LoadClients    int      `json:"load_clients"`
+	LoadRSSByRound []uint64 `json:"load_rss_by_round,omitempty"`
 }
 
 // Host describes where the run happened; figures from different hosts are
@@ -117,7 +123,10 @@ type Report struct {
 	Started time.Time `json:"started"`
 	Host    Host      `json:"host"`
 	Plan    load.Plan `json:"plan"`
-	Agent   Side      `json:"agent"`
+	// Rounds is how many times the PUT and GET levels ran, each time ours
+	// and then etcd's; 0 counts as 1.
+	Rounds int  `json:"rounds,omitempty"`
+	Agent  Side `json:"agent"`
 	// Etcd is nil unless the run compared against etcd.
 	Etcd *Side `json:"etcd,omitempty"`
 	// Timings are the agent's one-off timings, in the order measured.
@@ -145,19 +154,6 @@ type Timing struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
 	Note    string  `json:"note,omitempty"`
-}
-
-// find is the result of side for the level, or nil.
-func (s *Side) find(name string, clients int) *load.Result {
-	if s == nil {
-		return nil
-	}
-	for i := range s.Results {
-		if s.Results[i].Name == name && s.Results[i].Clients == clients {
-			return &s.Results[i]
-		}
-	}
-	return nil
 }
 
 // Disk is what many writes left on disk, snapshots and log compaction on.
@@ -283,6 +279,9 @@ type Reference struct {
 	// single-client PUT level ran.
 	PutP50Ms float64 `json:"put_p50_ms,omitempty"`
 	Met      *bool   `json:"met,omitempty"`
+	// PutRounds is how many rounds PutP50Ms is the median of, when more
+	// than one.
+	PutRounds int `json:"put_rounds,omitempty"`
 }
 
 // TargetFactor is how far above the floor the single-client PUT median may
@@ -309,7 +308,11 @@ func (r *Reference) Line() string {
 	if r.Met == nil {
 		return s + ", no single-client PUT level measured"
 	}
-	return s + fmt.Sprintf(", measured single-client PUT p50 = %.3f ms: %s", r.PutP50Ms, metText(*r.Met))
+	of := ""
+	if r.PutRounds > 1 {
+		of = fmt.Sprintf(" (median of %d rounds)", r.PutRounds)
+	}
+	return s + fmt.Sprintf(", measured single-client PUT p50 = %.3f ms%s: %s", r.PutP50Ms, of, metText(*r.Met))
 }
 
 func metText(met bool) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clusteragent/agent/bench/agentcluster"
 	"github.com/clusteragent/agent/bench/baseline"
+	"github.com/clusteragent/agent/bench/etcdwrap"
 	"github.com/clusteragent/agent/bench/load"
 	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/bench/report"
@@ -25,11 +26,19 @@ const (
 	referenceRTTBytes    = 256
 )
 
-// runAgent starts three agents under dir, runs the plan against the
-// leader, then (with o.membership) the membership timings, and kills
-// them. It fills in r.Agent, r.Timings and the membership results, and
-// judges the single-client PUT against r.Reference.
-func runAgent(ctx context.Context, binary, dir string, o options, r *report.Report) (err error) {
+// etcdRival is what the etcd rounds run with: the binaries and the
+// directory for the members' data and logs.
+type etcdRival struct {
+	bins etcdwrap.Binaries
+	dir  string
+}
+
+// runAgent starts three agents under dir, runs the plan's rounds against
+// the leader (each followed by etcd's round, with a rival), then (with
+// o.membership) the membership timings, and kills them. It fills in
+// r.Agent, r.Etcd, r.Timings and the membership results, and judges the
+// single-client PUT against r.Reference.
+func runAgent(ctx context.Context, binary, dir string, o options, r *report.Report, rival *etcdRival) (err error) {
 	fctx, cancel := context.WithTimeout(ctx, formTimeout)
 	began := time.Now()
 	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock()})
@@ -47,15 +56,17 @@ func runAgent(ctx context.Context, binary, dir string, o options, r *report.Repo
 	r.Timings = append(r.Timings, report.Timing{Name: "3 × agent run → 3 voters", Seconds: formed.Seconds(),
 		Note: "bootstrap_expect = 3, started together"})
 
-	side, leader, err := runKV(ctx, c, leader, o.plan)
-	if err != nil {
+	if r.Agent.Memory.IdleRSSBytes, err = proc.RSS(leader.Pid()); err != nil {
+		log.Printf("no idle RSS: %v", err)
+	}
+	if leader, err = runRounds(ctx, c, leader, o, r, rival); err != nil {
 		return err
 	}
-	r.Agent = *side
 	if r.Reference != nil {
-		for _, res := range side.Results {
-			if res.Name == "put" && res.Clients == 1 {
-				r.Reference.Judge(res.P50Ms)
+		for _, l := range r.Levels() {
+			if l.Name == "put" && l.Clients == 1 {
+				r.Reference.Judge(l.Agent.P50Ms)
+				r.Reference.PutRounds = l.Agent.Rounds
 			}
 		}
 		log.Print(r.Reference.Line())
@@ -94,18 +105,69 @@ func measureReference(ctx context.Context, dir string, n int) (*report.Reference
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// runKV runs the plan's put and get levels against the leader and measures
-// its memory. Around each level it reads every node's term and leader;
-// should the leader change, the next levels go to the new one. It returns
-// the leader at the end.
-func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, plan load.Plan) (*report.Side, *agentcluster.Node, error) {
-	var err error
+// runRounds runs o.rounds rounds of the plan's put and get levels on c,
+// each followed, with a rival, by etcd's round, and adds them to r. etcd
+// is started once, after the agents have formed, and kept up across the
+// rounds as the agents are: both clusters then carry the writes of the
+// rounds before, and each runs its load beside the other idle. It is
+// stopped before the membership timings. It returns the agents' leader.
+func runRounds(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, o options, r *report.Report, rival *etcdRival) (_ *agentcluster.Node, err error) {
+	var etcd *etcdwrap.Cluster
+	if rival != nil {
+		log.Printf("starting etcd %s beside the agents", rival.bins.Version)
+		if etcd, err = etcdwrap.Start(ctx, rival.bins, rival.dir, o.plan); err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, etcd.Close()) }()
+		r.Etcd = &report.Side{System: etcd.Idle.System, Version: etcd.Idle.Version, Memory: etcd.Idle.Memory}
+	}
+	for round := 1; round <= o.rounds; round++ {
+		tag := ""
+		if o.rounds > 1 {
+			tag = fmt.Sprintf("round %d of %d: ", round, o.rounds)
+		}
+		if round > 1 {
+			// etcd's round, or the previous round's last level, may have
+			// seen an election that no level's readings caught.
+			now, err := waitLeader(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if now.ID != leader.ID {
+				msg := fmt.Sprintf("the agents' leader changed between rounds %d and %d: %s → %s", round-1, round, leader.ID, now.ID)
+				log.Printf("WARNING: %s", msg)
+				r.Notes = append(r.Notes, msg)
+			}
+			leader = now
+		}
+		if tag != "" {
+			log.Printf("%sagents", tag)
+		}
+		side, next, err := runKV(ctx, c, leader, o.plan, tag)
+		if err != nil {
+			return nil, err
+		}
+		leader = next
+		r.Agent.AddRound(round, side)
+		if etcd != nil {
+			log.Printf("%setcd %s", tag, rival.bins.Version)
+			es, err := etcd.Round()
+			if err != nil {
+				return nil, err
+			}
+			r.Etcd.AddRound(round, es)
+		}
+	}
+	return leader, nil
+}
 
+// runKV runs the plan's put and get levels against the leader and measures
+// its memory under the largest put load. Around each level it reads every
+// node's term and leader; should the leader change, the next levels go to
+// the new one. It returns the leader at the end. tag starts its log lines.
+func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, plan load.Plan, tag string) (*report.Side, *agentcluster.Node, error) {
 	side := &report.Side{System: "agent"}
 	side.Memory.LoadClients = slices.Max(plan.Clients)
-	if side.Memory.IdleRSSBytes, err = proc.RSS(leader.Pid()); err != nil {
-		log.Printf("no idle RSS: %v", err)
-	}
 
 	value := load.Value(plan.ValueSize)
 	var clients []*agentcluster.KVClient
@@ -150,18 +212,18 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 		if err != nil {
 			return err
 		}
-		logLevel(res)
+		logLevel(tag, res)
 		st := stability(l, before, after)
 		side.Results = append(side.Results, res)
 		side.Stability = append(side.Stability, st)
 		if w := st.Warning(); w != "" {
-			log.Printf("WARNING: %s", w)
+			log.Printf("WARNING: %s%s", tag, w)
 		}
 		if st.LeaderChanged() {
 			if leader, err = waitLeader(ctx, c); err != nil {
 				return err
 			}
-			log.Printf("the next levels go to the new leader %s", leader.ID)
+			log.Printf("%sthe next levels go to the new leader %s", tag, leader.ID)
 		}
 		return nil
 	}
@@ -247,8 +309,8 @@ func stability(l load.Level, before, after []termReading) report.Stability {
 	return s
 }
 
-func logLevel(r load.Result) {
-	msg := fmt.Sprintf("%s %d clients: %.0f ops/s, p50 %.2f ms, p99 %.2f ms", r.Name, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms)
+func logLevel(tag string, r load.Result) {
+	msg := tag + fmt.Sprintf("%s %d clients: %.0f ops/s, p50 %.2f ms, p99 %.2f ms", r.Name, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms)
 	if r.Errors > 0 {
 		msg += fmt.Sprintf(", %d errors (first: %s)", r.Errors, r.FirstError)
 	}

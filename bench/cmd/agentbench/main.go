@@ -28,9 +28,14 @@
 // once, time until every agent sees all alive, and kill -9 to dead).
 //
 // With -etcd it first builds etcd (default v3.7.3) from the module proxy in
-// a throwaway module in the temp dir, and at the end drives a three-member
-// etcd on loopback with the same plan through etcd's Go client; the table
-// then shows etcd's figures and the ratios ours/etcd.
+// a throwaway module in the temp dir, and drives a three-member etcd on
+// loopback with the same plan through etcd's Go client, right after our
+// levels; the table then shows etcd's figures and the ratios ours/etcd,
+// judged against the targets.
+//
+// With -rounds N the put and get levels run N times, each round ours and
+// then etcd's, on the same two clusters; the table shows the medians over
+// the rounds and the median (and range) of the per-round ratios.
 //
 // It prints the tables and writes them as Markdown and JSON into -out.
 // Measurements run one after another, never alongside a build or each
@@ -71,6 +76,10 @@ type options struct {
 	etcdVersion string
 	keep        bool
 	plan        load.Plan
+	// rounds is how many times the put and get levels run, each time ours
+	// and then (with etcd) etcd's, so that drift on a shared machine
+	// weighs on both alike; the report gives the medians.
+	rounds int
 	// membership runs the membership timings after the load: crashes
 	// fourth agents killed and pruned, then failovers leader kills.
 	membership         bool
@@ -149,6 +158,7 @@ func main() {
 	flag.DurationVar(&o.plan.Duration, "duration", 5*time.Second, "measured time per operation and client count")
 	flag.DurationVar(&o.plan.Warmup, "warmup", time.Second, "unmeasured warm-up before each level")
 	flag.IntVar(&o.plan.ValueSize, "value-size", 256, "PUT value size in bytes")
+	flag.IntVar(&o.rounds, "rounds", 1, "rounds of the PUT and GET levels, each ours then etcd's (with -etcd); the table shows medians over the rounds")
 	flag.BoolVar(&o.apply, "apply", true, "also run the put levels through raftnode.Apply on three in-process nodes")
 	flag.IntVar(&o.diskWrites, "disk-writes", 0, "after the load, make this many writes and report raft.db and snapshot sizes (0: skip; the issue's figure is 1000000)")
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
@@ -178,8 +188,8 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
-		log.Print("-duration and -value-size must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
+	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
+		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -239,7 +249,14 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	r := &report.Report{Started: time.Now(), Host: report.ThisHost(), Plan: o.plan, Notes: o.notes()}
+	r := &report.Report{Started: time.Now(), Host: report.ThisHost(), Plan: o.plan, Rounds: o.rounds, Notes: o.notes()}
+	var rival *etcdRival
+	if o.etcd {
+		rival = &etcdRival{bins: etcdBins, dir: filepath.Join(tmp, "etcd")}
+		if err := os.Mkdir(rival.dir, 0o700); err != nil {
+			return err
+		}
+	}
 	agentDir := filepath.Join(tmp, "agent")
 	if err := os.Mkdir(agentDir, 0o700); err != nil {
 		return err
@@ -251,7 +268,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	if err := runAgent(ctx, binary, agentDir, o, r); err != nil {
+	if err := runAgent(ctx, binary, agentDir, o, r, rival); err != nil {
 		return err
 	}
 	if o.apply {
@@ -262,9 +279,12 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 		for _, x := range res {
-			logLevel(x)
+			logLevel("", x)
 		}
 		r.Agent.Results = append(r.Agent.Results, res...)
+		if o.rounds > 1 {
+			r.Notes = append(r.Notes, "the raftnode.Apply levels ran once, after the rounds")
+		}
 	}
 	for _, n := range o.gossip {
 		log.Printf("gossip: %d agents joining one seed", n)
@@ -289,16 +309,6 @@ func run(ctx context.Context, o options) (err error) {
 				Note: "did not finish: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
 		}
 		r.Timings = append(r.Timings, timings...)
-	}
-	if o.etcd {
-		etcdDir := filepath.Join(tmp, "etcd")
-		if err := os.Mkdir(etcdDir, 0o700); err != nil {
-			return err
-		}
-		log.Printf("running the same load against etcd %s", o.etcdVersion)
-		if r.Etcd, err = etcdwrap.Run(ctx, etcdBins, etcdDir, o.plan); err != nil {
-			return err
-		}
 	}
 	fmt.Println()
 	if err := r.Text(os.Stdout); err != nil {
