@@ -109,8 +109,9 @@ bench-kv:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./agent/kv/
 
 ## bench-suite: agentbench on three agent processes of bin/agent: PUT and
-## linearizable GET at BENCH_CLIENTS clients, leader memory, raft.db after
-## BENCH_DISK_WRITES writes, membership timings, raftnode.Apply in process,
+## linearizable GET at BENCH_CLIENTS clients (BENCH_ROUNDS rounds), leader
+## memory, raft.db after BENCH_DISK_WRITES writes, BENCH_CRASHES crash and
+## BENCH_FAILOVERS leader failover timings, raftnode.Apply in process,
 ## gossip pools of BENCH_GOSSIP agents; the tables are printed and written
 ## as Markdown and JSON under results/bench
 BENCH_CLIENTS     ?= 1,16,64
@@ -119,16 +120,23 @@ BENCH_DISK_WRITES ?= 1000000
 BENCH_GOSSIP      ?= 50
 BENCH_GOSSIP_INPROC ?= 200
 BENCH_OUT         ?= $(CURDIR)/results/bench
+BENCH_ROUNDS      ?= 1
+BENCH_FAILOVERS   ?= 5
+BENCH_CRASHES     ?= 3
 BENCH_FLAGS        = -binary $(BIN) -clients $(BENCH_CLIENTS) -duration $(BENCH_DURATION) \
+                     -rounds $(BENCH_ROUNDS) -failovers $(BENCH_FAILOVERS) -crashes $(BENCH_CRASHES) \
                      -disk-writes $(BENCH_DISK_WRITES) -gossip '$(BENCH_GOSSIP)' \
                      -gossip-inproc '$(BENCH_GOSSIP_INPROC)' -out $(BENCH_OUT)
 .PHONY: bench-suite bench-etcd
 bench-suite: build
 	$(GO) run ./bench/cmd/agentbench $(BENCH_FLAGS)
 
-## bench-etcd: bench-suite, then the same put and get load against a
+## bench-etcd: bench-suite, with the same put and get load against a
 ## three-member etcd (ETCD_VERSION, built from the module proxy in a
-## throwaway module), with ratios ours/etcd in the same table
+## throwaway module) in ETCD_ROUNDS interleaved rounds, medians and ratios
+## ours/etcd in the same table
 ETCD_VERSION ?= v3.7.3
+ETCD_ROUNDS  ?= 3
+bench-etcd: BENCH_ROUNDS = $(ETCD_ROUNDS)
 bench-etcd: build
 	$(GO) run ./bench/cmd/agentbench $(BENCH_FLAGS) -etcd -etcd-version $(ETCD_VERSION)
