@@ -85,11 +85,22 @@
 //
 // # Mutations
 //
-// Mutation is a JSON envelope {"type", "payload"} for log entries and Mux an
-// FSM helper that dispatches them by type. Decoding ignores unknown fields
-// and rejects anything else malformed with ErrInvalidMutation; an
-// unregistered type yields ErrUnknownMutation as the FSM response, on every
-// node alike.
+// Mutation is the envelope of log entries, a type and a payload, and Mux an
+// FSM helper that dispatches them by type. The envelope is binary (a magic
+// byte, the type, the payload as given): every node decodes every entry, so
+// it must cost next to nothing. The payload is opaque to raftnode: JSON
+// when built with NewMutation, or a handler's own encoding. JSON envelopes
+// {"type", "payload"} written by earlier versions still decode. Anything
+// malformed is rejected with ErrInvalidMutation; an unregistered type
+// yields ErrUnknownMutation as the FSM response, on every node alike.
+//
+// # Group commit
+//
+// Applies that arrive while the leader writes its log are batched into one
+// log write and one AppendEntries (up to 256 entries). A state machine that
+// implements raft.BatchingFSM receives each committed batch whole (the
+// key/value store applies it in one radix transaction); a plain raft.FSM
+// gets the commands one by one.
 //
 // The raftnodetest package holds a recording FSM for tests.
 package raftnode
