@@ -104,14 +104,8 @@ func TestTimingsAndNotes(t *testing.T) {
 	r := sample(false)
 	r.Timings = []Timing{{Name: "agent run → voter", Seconds: 10.25, Note: "includes stabilization"}}
 	r.Notes = []string{"gossip at scale skipped"}
-	var text, md bytes.Buffer
-	if err := r.Text(&text); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Markdown(&md); err != nil {
-		t.Fatal(err)
-	}
-	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+	outs := renderings(t, r)
+	for name, out := range outs {
 		for _, want := range []string{"agent run → voter", "10.250", "includes stabilization", "gossip at scale skipped"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q:\n%s", name, want, out)
@@ -215,14 +209,8 @@ func full() *Report {
 
 func TestRepeatsRendering(t *testing.T) {
 	r := full()
-	var text, md bytes.Buffer
-	if err := r.Text(&text); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Markdown(&md); err != nil {
-		t.Fatal(err)
-	}
-	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+	outs := renderings(t, r)
+	for name, out := range outs {
 		for _, want := range []string{
 			"elections", "1 (leader n1 → n3)", "leader changed during put 16 clients: n1 → n3, term 2 → 3",
 			"2 fsyncs + RTT = 2.100 ms", "×1.5 = 3.150 ms", "p50 = 1.000 ms: met",
@@ -235,11 +223,11 @@ func TestRepeatsRendering(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(text.String(), "WARNING: leader changed") {
-		t.Errorf("text does not flag the leader change:\n%s", text.String())
+	if !strings.Contains(outs["text"], "WARNING: leader changed") {
+		t.Errorf("text does not flag the leader change:\n%s", outs["text"])
 	}
 	// The error's pipe and newline must not break the Markdown row.
-	for _, l := range strings.Split(md.String(), "\n") {
+	for _, l := range strings.Split(outs["markdown"], "\n") {
 		if strings.Contains(l, "503") && !strings.Contains(l, `503 \| no leader`) {
 			t.Errorf("error cell not escaped: %s", l)
 		}
@@ -256,4 +244,17 @@ func TestRepeatsRendering(t *testing.T) {
 		len(back.Crashes) != 1 || len(back.Failovers) != 1 || len(back.Agent.Stability) != 2 {
 		t.Errorf("JSON round trip lost data: %s", b)
 	}
+}
+
+// renderings renders r as text and as Markdown, by name.
+func renderings(t *testing.T, r *Report) map[string]string {
+	t.Helper()
+	var text, md bytes.Buffer
+	if err := r.Text(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"text": text.String(), "markdown": md.String()}
 }

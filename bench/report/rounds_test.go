@@ -159,14 +159,8 @@ func TestEtcdTargets(t *testing.T) {
 
 func TestRenderRounds(t *testing.T) {
 	r := threeRounds()
-	var text, md bytes.Buffer
-	if err := r.Text(&text); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Markdown(&md); err != nil {
-		t.Fatal(err)
-	}
-	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+	outs := renderings(t, r)
+	for name, out := range outs {
 		for _, want := range []string{
 			"PUT and GET: medians of 3 rounds, ours then etcd's in each",
 			"edians of 3 rounds, each figure on its own",
@@ -185,19 +179,19 @@ func TestRenderRounds(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(text.String(), "target: PUT p99 at 64 clients ≤ etcd's") {
-		t.Errorf("text has no target lines:\n%s", text.String())
+	if !strings.Contains(outs["text"], "target: PUT p99 at 64 clients ≤ etcd's") {
+		t.Errorf("text has no target lines:\n%s", outs["text"])
 	}
 	// The columns stay aligned with the multi-byte dashes and arrows.
 	var widths []int
-	for _, l := range strings.Split(text.String(), "\n") {
+	for _, l := range strings.Split(outs["text"], "\n") {
 		if strings.HasPrefix(l, "operation") || strings.HasPrefix(l, "put ") || strings.HasPrefix(l, "leader RSS") {
 			widths = append(widths, len([]rune(l)))
 		}
 	}
 	for _, w := range widths {
 		if w != widths[0] {
-			t.Errorf("table lines of %v runes, not aligned:\n%s", widths, text.String())
+			t.Errorf("table lines of %v runes, not aligned:\n%s", widths, outs["text"])
 			break
 		}
 	}
