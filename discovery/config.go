@@ -26,21 +26,46 @@ const (
 	ProfileLocal = "local"
 )
 
-// The LAN profile's failure detector. memberlist's LAN preset probes each
-// second and suspects for four probe intervals, so a crashed node is
-// declared dead 5 to 8 s after it stops. Round trips on a LAN are well under
-// a millisecond, so a probe can be sent every 400 ms and given 200 ms to
-// answer, and three intervals of suspicion (refuted at once by a node that is
-// alive but slow) still absorb a busy host's stalls: a crash is noticed in
-// about 1.5 s. Lifeguard's local-health awareness in memberlist lengthens
-// these timers on a node that is itself falling behind, which keeps a loaded
-// node from accusing its healthy peers. Gossip goes out every 100 ms so that
-// news of a join or death spreads in a few hundred milliseconds.
+// The LAN profile's timers. memberlist's LAN preset probes each second and
+// suspects for four probe intervals (shortened once two other members
+// confirm), so a crashed node is declared dead 5 to 8 s after it stops.
+// Round trips on a LAN are well under a millisecond, so a probe is sent
+// every 400 ms and given 200 ms before the indirect probes start; a late ack
+// still counts up to the 400 ms deadline, which Lifeguard's local-health
+// awareness stretches up to eight times on a node that is itself falling
+// behind. A member that misses it is suspect for two probe intervals, times
+// log10 of the pool size past ten members (0.8 s in a small cluster, 1.8 s
+// at 200), during which it refutes as soon as it hears of it; a crash is
+// declared dead about 1.5 s after it happens. With a multiplier of 2
+// memberlist waits for no confirmation from other members (it wants
+// SuspicionMult-2 of them): with the 3 used before, a crash in a cluster of
+// four took 1.6 to 2.4 s to be declared. The price is that a lone accuser's
+// suspicion is not stretched (Lifeguard's longer timeout while unconfirmed),
+// so a suspected member has the 0.8 s to refute.
+//
+// Gossip goes out every 200 ms to two members: a third less than
+// memberlist's preset (three every 200 ms) and half the rate used before
+// (three every 100 ms). Every alive, suspect or dead message is relayed
+// about 4*log10(n) times by each member, a few messages per packet, so the
+// packet rate sets how much CPU a burst of news costs per second while it
+// lasts, not how much gets through: a mass join of 200 members puts
+// 200*200*12 relays in flight whatever the rate. Where many members share
+// a few cores, as 200 in-process members or 50 agents on a two-core machine
+// do, a faster rate starved the probes and turned the join into a storm of
+// false suspicions: at three per round, 200 members still fell into it in
+// one run of four when other work took half the machine; at two, in none of
+// ten. A message reaches most members in about log2(n) rounds (1.5 s at
+// 200) rather than log3(n); a small cluster hears of a death within a round
+// or two. A relay budget spent fast also runs out before a late joiner is
+// known to the members still relaying, which left members unheard of until
+// memberlist's next periodic push/pull, a minute or more later (see
+// joinSyncDelays for how joiners catch up instead).
 const (
 	lanProbeInterval  = 400 * time.Millisecond
 	lanProbeTimeout   = 200 * time.Millisecond
-	lanSuspicionMult  = 3
-	lanGossipInterval = 100 * time.Millisecond
+	lanSuspicionMult  = 2
+	lanGossipInterval = 200 * time.Millisecond
+	lanGossipNodes    = 2
 )
 
 // DefaultPort is the gossip port used when Config.BindPort is left at its
@@ -105,9 +130,9 @@ type Config struct {
 	// between join attempts. Defaults 500ms and 30s.
 	JoinBackoffMin, JoinBackoffMax time.Duration
 	// RejoinInterval is how often, once joined, Gossip checks for remembered
-	// members that are missing or dead and re-joins seeds and remembered
-	// addresses. This heals partitions that outlast memberlist's memory of
-	// dead nodes. Default 10s.
+	// members that are missing or dead and re-joins the seeds and up to three
+	// of the missing members' addresses. This heals partitions that outlast
+	// memberlist's memory of dead nodes. Default 10s.
 	RejoinInterval time.Duration
 	// DeadRetention is how long dead and left members stay in Members (and in
 	// the remembered set) unless Forget is called. Default 72h.
@@ -345,6 +370,17 @@ func (c Config) memberlistConfig() (*memberlist.Config, error) {
 		mc = memberlist.DefaultLANConfig()
 		mc.ProbeInterval, mc.ProbeTimeout = lanProbeInterval, lanProbeTimeout
 		mc.SuspicionMult, mc.GossipInterval = lanSuspicionMult, lanGossipInterval
+		mc.GossipNodes = lanGossipNodes
+	}
+	if c.Profile != ProfileWAN {
+		// memberlist compresses every packet it sends, pings and acks
+		// included, with a fresh LZW writer whose tables are allocated each
+		// time; in a mass join of 200 members that and the garbage it made
+		// were about a third of the CPU. A packet carries as many messages
+		// either way (they are packed before compression), so on a LAN it
+		// only saves bandwidth nobody is short of. Receivers accept both
+		// forms, so nodes with and without it mix.
+		mc.EnableCompression = false
 	}
 	mc.Name = c.NodeID
 	mc.BindAddr = c.BindAddr

@@ -66,19 +66,27 @@ func TestValidate(t *testing.T) {
 
 func TestMemberlistConfigProfiles(t *testing.T) {
 	lan := memberlist.DefaultLANConfig()
-	lan.ProbeInterval, lan.SuspicionMult = lanProbeInterval, lanSuspicionMult
+	lan.ProbeInterval, lan.ProbeTimeout = lanProbeInterval, lanProbeTimeout
+	lan.SuspicionMult, lan.GossipInterval, lan.GossipNodes = lanSuspicionMult, lanGossipInterval, lanGossipNodes
+	// Compression costs CPU for bandwidth a LAN or loopback has plenty of.
+	lan.EnableCompression = false
+	local := memberlist.DefaultLocalConfig()
+	local.EnableCompression = false
 	for profile, want := range map[string]*memberlist.Config{
 		ProfileLAN:   lan,
 		ProfileWAN:   memberlist.DefaultWANConfig(),
-		ProfileLocal: memberlist.DefaultLocalConfig(),
+		ProfileLocal: local,
 	} {
 		c := Config{NodeID: "n", Profile: profile}.withDefaults()
 		mc, err := c.memberlistConfig()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mc.ProbeInterval != want.ProbeInterval || mc.SuspicionMult != want.SuspicionMult || mc.TCPTimeout != want.TCPTimeout {
-			t.Errorf("%s: probe %v suspicion %d tcp %v, want the profile's", profile, mc.ProbeInterval, mc.SuspicionMult, mc.TCPTimeout)
+		if mc.ProbeInterval != want.ProbeInterval || mc.ProbeTimeout != want.ProbeTimeout || mc.SuspicionMult != want.SuspicionMult ||
+			mc.GossipInterval != want.GossipInterval || mc.GossipNodes != want.GossipNodes || mc.TCPTimeout != want.TCPTimeout ||
+			mc.EnableCompression != want.EnableCompression {
+			t.Errorf("%s: probe %v/%v suspicion %d gossip %v to %d tcp %v compression %v, want the profile's", profile,
+				mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult, mc.GossipInterval, mc.GossipNodes, mc.TCPTimeout, mc.EnableCompression)
 		}
 		if mc.Name != "n" || mc.Keyring != nil || mc.DeadNodeReclaimTime != defaultDeadNodeReclaimTime {
 			t.Errorf("%s: name %q keyring %v reclaim %v", profile, mc.Name, mc.Keyring, mc.DeadNodeReclaimTime)

@@ -11,11 +11,17 @@
 // resolved again at every attempt, a name with several records giving several
 // seeds), then the members remembered from the last run, with jittered
 // exponential backoff (JoinBackoffMin..JoinBackoffMax) until one answers.
-// Joining only itself does not count. It then runs a rejoin loop: every
-// RejoinInterval, if a remembered member is missing or dead, it joins the
-// seeds and the remembered addresses again. That heals a partition that
-// lasted longer than memberlist's memory of dead nodes (GossipToTheDeadTime),
-// after which memberlist alone would never contact the other side again.
+// Joining only itself does not count. A join is one push/pull, which teaches
+// the joiner only what the seed knew at that moment, so about one and four
+// seconds later the node makes two more: with a seed, then with a random
+// live member. In a mass join that is how every member learns of the ones
+// that joined after it, without waiting for gossip or for memberlist's
+// periodic push/pull (every 30 s, stretched to minutes in large pools). It
+// then runs a rejoin loop: every RejoinInterval, if a remembered member is
+// missing or dead, it joins the seeds and up to three of the missing
+// members' addresses again. That heals a partition that lasted longer than
+// memberlist's memory of dead nodes (GossipToTheDeadTime), after which
+// memberlist alone would never contact the other side again.
 // Leave broadcasts a graceful leave and shuts down; Shutdown stops without
 // one. Both stop and wait for every goroutine of the package.
 //

@@ -49,6 +49,7 @@ type Gossip struct {
 	joined   atomic.Bool
 	dirty    chan struct{}
 	refusals *refusalLog
+	admitted admitCache
 
 	keys    *keyring        // set up by createMemberlist
 	queries *keyringQueries // cluster-wide keyring operations
@@ -66,6 +67,7 @@ type Gossip struct {
 	// Counters that tests read to know the loops have made progress.
 	joinAttempts atomic.Uint64
 	rejoins      atomic.Uint64
+	joinSyncs    atomic.Uint64
 }
 
 // New validates cfg, creates the memberlist and starts listening. It does not

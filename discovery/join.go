@@ -189,18 +189,105 @@ func (g *Gossip) joinUntilContact() bool {
 	}
 }
 
-// rejoinLoop periodically re-joins when a remembered member is missing.
+// joinSyncDelays are the pauses before each extra push/pull that a node
+// makes once it has joined: the first after about a second, the next about
+// three seconds later (each jittered by ±50%, so a pool started at once does
+// not hit its seed in lockstep).
+//
+// A join is one push/pull with a seed, so a joiner learns only the members
+// the seed knew at that moment; the rest it must hear through gossip, which
+// in a mass join is the slow path: each of the n members' alive messages is
+// relayed about RetransmitMult*log10(n) times by every node, a few per
+// packet, and a member's relays go only to the members it knows yet, so an
+// early joiner spends them on the seed and a few others. memberlist's own
+// periodic push/pull (PushPullInterval, 30s, stretched to 2 minutes at 200
+// members) is too rare to fix that and cannot be made frequent for the
+// joiners alone. The first extra sync is with a seed, which by then has
+// heard from every member that joined through it; the second with a random
+// live member, spreading the load off the seed and catching anything the
+// first missed.
+var joinSyncDelays = []time.Duration{time.Second, 3 * time.Second}
+
+// rejoinLoop makes the extra push/pulls of joinSyncDelays, then
+// periodically re-joins when a remembered member is missing.
 func (g *Gossip) rejoinLoop() {
 	t := g.clock.NewTicker(g.cfg.RejoinInterval)
 	defer t.Stop()
+	var syncs int
+	syncTimer := g.clock.After(jitter(joinSyncDelays[0]))
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
 		case <-t.C():
 			g.rejoinOnce()
+		case <-syncTimer:
+			g.syncOnce(syncs == 0)
+			syncs++
+			syncTimer = nil
+			if syncs < len(joinSyncDelays) {
+				syncTimer = g.clock.After(jitter(joinSyncDelays[syncs]))
+			}
 		}
 	}
+}
+
+// syncOnce makes one push/pull (a memberlist join, which with a known member
+// is just a full state exchange) with a seed, when fromSeed and one is
+// configured, or else with a random live member.
+func (g *Gossip) syncOnce(fromSeed bool) {
+	var addr string
+	if fromSeed {
+		if addrs, _ := g.resolve(g.ctx, g.cfg.Seeds); len(addrs) > 0 {
+			addr = addrs[rand.N(len(addrs))]
+		}
+	}
+	if addr == "" {
+		// From the table: memberlist's own nodes may be rewritten while
+		// read outside its lock.
+		var live []string
+		for _, m := range g.Members() {
+			if m.ID != g.cfg.NodeID && m.Status == StatusAlive {
+				live = append(live, m.Addr)
+			}
+		}
+		if len(live) == 0 {
+			return
+		}
+		addr = live[rand.N(len(live))]
+	}
+	before := g.ml.NumMembers()
+	if _, err := g.ml.Join([]string{addr}); err != nil {
+		g.logger.Debug("push/pull after join failed", "peer", addr, "error", err)
+		return
+	}
+	g.joinSyncs.Add(1)
+	g.logger.Debug("push/pull after join", "peer", addr, "live_members_before", before, "live_members", g.ml.NumMembers())
+}
+
+// jitter returns a duration in [d/2, 3d/2).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d)
+}
+
+// maxRejoinMissing caps how many missing members one rejoin round contacts
+// (at random, besides the seeds). Each contact is a full push/pull, and one
+// with a member that is really alive is enough to bring it back: it learns
+// that it was declared dead and refutes. Contacting every missing member
+// turned a burst of false deaths in a loaded pool of 200 into thousands of
+// push/pulls every RejoinInterval, which loaded the pool further.
+const maxRejoinMissing = 3
+
+// sample returns at most n of peers, chosen at random; it may reorder peers.
+func sample(peers []rememberedPeer, n int) []rememberedPeer {
+	if len(peers) <= n {
+		return peers
+	}
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	return peers[:n]
 }
 
 // rejoinOnce heals partitions that outlast memberlist's memory: once both
@@ -214,6 +301,7 @@ func (g *Gossip) rejoinOnce() {
 	if len(missing) == 0 && (!alone || len(g.cfg.Seeds) == 0) {
 		return
 	}
+	missing = sample(missing, maxRejoinMissing)
 	addrs, errs := g.joinCandidates(missing)
 	if len(addrs) == 0 {
 		return

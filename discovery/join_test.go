@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -93,5 +94,34 @@ func TestBackoffGrowsWithJitterWithinBounds(t *testing.T) {
 			}
 			ceiling = min(ceiling*2, hi)
 		}
+	}
+}
+
+func TestRejoinSamplesMissingMembers(t *testing.T) {
+	var peers []rememberedPeer
+	for i := range 10 {
+		peers = append(peers, rememberedPeer{ID: fmt.Sprintf("n%d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	}
+	if got := sample(slices.Clone(peers[:2]), maxRejoinMissing); len(got) != 2 {
+		t.Errorf("sample of 2 = %v, want both", got)
+	}
+	seen := map[string]bool{}
+	for range 50 {
+		got := sample(slices.Clone(peers), maxRejoinMissing)
+		if len(got) != maxRejoinMissing {
+			t.Fatalf("sample = %v, want %d peers", got, maxRejoinMissing)
+		}
+		ids := map[string]bool{}
+		for _, p := range got {
+			if ids[p.ID] || !slices.Contains(peers, p) {
+				t.Fatalf("sample = %v: a duplicate or a peer not given", got)
+			}
+			ids[p.ID], seen[p.ID] = true, true
+		}
+	}
+	// Random, not always the first ones: over 50 draws of 3 of 10, every
+	// peer is drawn unless the shuffle is broken (odds of a miss about 2e-7).
+	if len(seen) != len(peers) {
+		t.Errorf("50 samples drew only %d of %d peers", len(seen), len(peers))
 	}
 }
