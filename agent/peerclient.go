@@ -31,7 +31,7 @@ type peerClient struct {
 // port and sends the agent protocol byte (see internal/mux).
 func newPeerClient(token string, tlsc *tlsutil.Configurator, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *peerClient {
 	transport := &http.Transport{
-		DialContext:         dial,
+		DialContext: dial,
 		// Client requests forwarded through a follower reuse these
 		// connections: keep as many idle as a busy client pool keeps in
 		// flight, or each burst pays new TCP (and TLS) handshakes. With
