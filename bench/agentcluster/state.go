@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/internal/httpjson"
 )
 
@@ -45,16 +46,8 @@ func Members(ctx context.Context, node *Node) ([]Member, error) {
 	return ms, nil
 }
 
-// Status is the part of a node's GET /v1/status the benchmarks read.
-type Status struct {
-	NodeID string `json:"node_id"`
-	// State is leader, follower, candidate or shutdown.
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-}
+// Status is a node's GET /v1/status, in the API's own type.
+type Status = httpapi.Status
 
 // NodeStatus is node's Raft status as it reports it.
 func NodeStatus(ctx context.Context, node *Node) (Status, error) {

@@ -9,18 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/internal/httpjson"
 )
 
-// nodeStatus is the part of GET /v1/status the suite reads.
-type nodeStatus struct {
-	NodeID       string `json:"node_id"`
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-}
+// nodeStatus is GET /v1/status, in the API's own type.
+type nodeStatus = httpapi.Status
 
 // observer samples every node's status through the client API while a run
 // goes on, to catch two leaders in one term, and answers the nemesis's
