@@ -80,7 +80,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if err := c.waitFormed(ctx); err != nil {
+	if _, err := c.WaitLeader(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -44,24 +44,25 @@ func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
 	return nil, fmt.Errorf("leader %q is not a running node of this cluster", leader)
 }
 
-// waitFormed polls until Leader succeeds. A process that exits ends the
-// wait at once.
-func (c *Cluster) waitFormed(ctx context.Context) error {
+// WaitLeader polls until Leader succeeds and returns the leader. A node
+// that exits without having been killed by the harness ends the wait at
+// once; ctx ending ends it with the last reason there was no leader.
+func (c *Cluster) WaitLeader(ctx context.Context) (*Node, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		_, err := c.Leader(ctx)
+		leader, err := c.Leader(ctx)
 		if err == nil {
-			return nil
+			return leader, nil
 		}
 		for _, n := range c.Nodes {
-			if exit := n.proc.Exited(); exit != nil {
-				return exit
+			if exit := n.proc.Exited(); exit != nil && !n.proc.Killed() {
+				return nil, exit
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("agentcluster: cluster did not form: %w (last: %v)", ctx.Err(), err)
+			return nil, fmt.Errorf("agentcluster: no leader: %w (last: %v)", ctx.Err(), err)
 		case <-tick.C:
 		}
 	}

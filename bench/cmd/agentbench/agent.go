@@ -251,15 +251,12 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 	return side, leader, nil
 }
 
-// waitLeader polls until the running nodes agree on a leader.
+// waitLeader waits, at most membershipTimeout, until the running nodes
+// agree on a leader.
 func waitLeader(ctx context.Context, c *agentcluster.Cluster) (*agentcluster.Node, error) {
-	var leader *agentcluster.Node
-	err := poll(ctx, func() (bool, error) {
-		var err error
-		leader, err = c.Leader(ctx)
-		return err == nil, nil
-	})
-	return leader, err
+	ctx, cancel := context.WithTimeout(ctx, membershipTimeout)
+	defer cancel()
+	return c.WaitLeader(ctx)
 }
 
 // termReading is one node's status, or why it could not be read.
