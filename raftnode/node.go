@@ -233,6 +233,11 @@ func (n *Node) close() error {
 	}
 	if n.stream != nil {
 		_ = n.stream.Close() // closes the listener and every connection
+		// A heartbeat handler already past raft's shutdown check would
+		// still write the term: BoltDB must outlive it, or raft panics.
+		if !n.stream.waitHandlers(closeGrace) {
+			n.logger.Warn("raft connection handlers still running after shutdown")
+		}
 	}
 	if !n.inflight.wait(closeGrace) {
 		n.logger.Warn("raft operations left unanswered after shutdown")

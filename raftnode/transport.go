@@ -55,6 +55,12 @@ type streamLayer struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[net.Conn]struct{}
+	// handlers counts accepted connections whose raft handler goroutine
+	// has not finished: raft answers heartbeats on that goroutine, outside
+	// its main loop, and one already past raft's shutdown check still
+	// writes the term to the stable store. Close cuts the connections;
+	// waitHandlers lets the node keep its stores open until they are done.
+	handlers sync.WaitGroup
 
 	// dialCtx ends when the node closes, cutting dials in flight: raft's
 	// shutdown waits for its RPC goroutines, and one dialing a peer that is
@@ -138,7 +144,7 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 	if s.tls != nil {
 		c = &serverConn{Conn: tls.Server(c, s.incoming), s: s}
 	}
-	return s.track(c)
+	return s.trackConn(c, true)
 }
 
 // Dial connects to a peer; with TLS it completes the handshake before
@@ -165,24 +171,48 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 		}
 		c = tc
 	}
-	return s.track(c)
+	return s.trackConn(c, false)
 }
 
-// track registers c so Close can cut it; a closed layer refuses it.
-func (s *streamLayer) track(c net.Conn) (net.Conn, error) {
+// trackConn registers c so Close can cut it, and counts an accepted one
+// until its handler closes it; a closed layer refuses it.
+func (s *streamLayer) trackConn(c net.Conn, accepted bool) (net.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		_ = c.Close()
 		return nil, raft.ErrTransportShutdown
 	}
-	tc := &trackedConn{Conn: c, s: s}
+	tc := &trackedConn{Conn: c, s: s, accepted: accepted}
+	if accepted {
+		s.handlers.Add(1)
+	}
 	s.conns[tc] = struct{}{}
 	return tc, nil
 }
 
+// waitHandlers waits, at most timeout, until raft's handler of every
+// accepted connection has returned (it closes its connection when it
+// does), and reports whether they all did. Call it after Close.
+func (s *streamLayer) waitHandlers(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // Close stops the listener and closes every connection handed out, which
-// ends raft's per-connection goroutines. It is idempotent.
+// ends raft's per-connection goroutines once they finish the request in
+// hand (see waitHandlers). It is idempotent.
 func (s *streamLayer) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -202,11 +232,14 @@ func (s *streamLayer) Close() error {
 	return err
 }
 
-// trackedConn removes itself from the layer's set when closed.
+// trackedConn removes itself from the layer's set when closed. The layer's
+// Close closes the inner connection, so this Close runs only when its owner
+// (for an accepted connection, raft's handler goroutine) is done with it.
 type trackedConn struct {
 	net.Conn
-	s    *streamLayer
-	once sync.Once
+	s        *streamLayer
+	accepted bool
+	once     sync.Once
 }
 
 func (c *trackedConn) Close() error {
@@ -214,6 +247,9 @@ func (c *trackedConn) Close() error {
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
 		c.s.mu.Unlock()
+		if c.accepted {
+			c.s.handlers.Done()
+		}
 	})
 	return c.Conn.Close()
 }

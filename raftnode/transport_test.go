@@ -1,0 +1,48 @@
+package raftnode
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// TestStreamCloseWaitsForHandlers: closing the layer cuts accepted
+// connections, but waitHandlers returns only once the goroutine serving
+// each (raft's handler, which may still be writing to the stores) has
+// closed it; dialed connections are not waited for.
+func TestStreamCloseWaitsForHandlers(t *testing.T) {
+	t.Parallel()
+	s, err := newStreamLayer(&Options{BindAddr: "127.0.0.1:0"}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	served, err := s.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Dial(raft.ServerAddress(s.Addr().String()), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The connection is cut under the handler, which has not returned.
+	if _, err := served.Read(make([]byte, 1)); err == nil {
+		t.Fatal("an accepted connection survived Close")
+	}
+	if s.waitHandlers(50 * time.Millisecond) {
+		t.Fatal("waitHandlers returned while a handler still held its connection")
+	}
+	_ = served.Close() // the handler returns
+	if !s.waitHandlers(5 * time.Second) {
+		t.Fatal("waitHandlers still waiting after every handler closed its connection")
+	}
+}
