@@ -26,9 +26,11 @@ docker: build
 docker-test:
 	$(GO) test -count=1 -run Docker ./deploy/
 
-## test: every test, with the race detector
+## test: every test, with the race detector; then the Raft and agent
+## suites again on the BoltDB log store (the default is the WAL)
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	AGENT_TEST_LOG_STORE=boltdb $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./raftnode/... ./agent/...
 
 ## test-short: skips the long multi-node rounds
 test-short:

@@ -259,6 +259,8 @@ func (a *Agent) startRaft(advertise string) error {
 		SnapshotThreshold:  a.cfg.Raft.SnapshotThreshold,
 		SnapshotRetain:     a.cfg.Raft.SnapshotRetain,
 		TrailingLogs:       a.cfg.Raft.TrailingLogs,
+		LogStore:           a.cfg.Raft.LogStore,
+		WALSegmentSize:     a.cfg.Raft.WALSegmentSizeMB << 20,
 		HeartbeatTimeout:   a.cfg.Tuning.RaftHeartbeatTimeout,
 		ElectionTimeout:    a.cfg.Tuning.RaftElectionTimeout,
 		LeaderLeaseTimeout: a.cfg.Tuning.RaftLeaderLeaseTimeout,

@@ -30,6 +30,7 @@ func (b backend) Status() httpapi.Status {
 	rs := a.raft.Status()
 	st.State, st.LeaderID, st.LeaderAddr = rs.State, rs.LeaderID, rs.LeaderAddr
 	st.Term, st.CommitIndex, st.AppliedIndex, st.LastLogIndex = rs.Term, rs.CommitIndex, rs.AppliedIndex, rs.LastLogIndex
+	st.LogStore = rs.LogStore
 	if rs.LastContact >= 0 {
 		st.LastContact = rs.LastContact.String()
 		st.LastContactSeconds = rs.LastContact.Seconds()

@@ -153,6 +153,13 @@ type RaftConfig struct {
 	TrailingLogs uint64
 	// Multiplier (raft.multiplier) scales the LAN-tuned Raft timers (1..10). Default 1.
 	Multiplier int
+	// LogStore (raft.log_store) is "wal" (default) or "boltdb". It applies
+	// to a data dir with no Raft log yet; one that holds raft.db or wal/
+	// keeps its store (agent raft migrate-store converts a stopped node).
+	LogStore string
+	// WALSegmentSizeMB (raft.wal_segment_size_mb) is the size of one
+	// write-ahead log segment file, preallocated, in MiB. Default 64.
+	WALSegmentSizeMB int
 }
 
 // AutopilotConfig is the autopilot block.
@@ -218,6 +225,8 @@ func DefaultConfig() Config {
 			SnapshotRetain:    2,
 			TrailingLogs:      10240,
 			Multiplier:        1,
+			LogStore:          "wal",
+			WALSegmentSizeMB:  64,
 		},
 		Autopilot: AutopilotConfig{
 			CleanupDeadServers:      true,
@@ -258,6 +267,8 @@ func LoopbackConfig(nodeID, dataDir string) Config {
 	c.Autopilot.ServerStabilizationTime = time.Second
 	c.Autopilot.DeadServerReapAfter = 5 * time.Second
 	c.Autopilot.LastContactThreshold = time.Second
+	// Tests start many nodes: 1 MiB segments keep their preallocation small.
+	c.Raft.WALSegmentSizeMB = 1
 	c.Tuning = Tuning{
 		ReconcileInterval:       250 * time.Millisecond,
 		AutopilotUpdateInterval: 250 * time.Millisecond,
@@ -449,6 +460,12 @@ func (r RaftConfig) validate() error {
 	}
 	if r.Multiplier < 1 || r.Multiplier > 10 {
 		return fieldErr("raft.multiplier", "must be between 1 and 10, got %d", r.Multiplier)
+	}
+	if r.LogStore != "wal" && r.LogStore != "boltdb" {
+		return fieldErr("raft.log_store", "must be \"wal\" or \"boltdb\", got %q", r.LogStore)
+	}
+	if r.WALSegmentSizeMB < 1 || r.WALSegmentSizeMB > 2047 {
+		return fieldErr("raft.wal_segment_size_mb", "must be between 1 and 2047, got %d", r.WALSegmentSizeMB)
 	}
 	return nil
 }

@@ -61,3 +61,8 @@ func (e *NotLeaderError) Error() string {
 func (e *NotLeaderError) Is(target error) bool {
 	return target == ErrNotLeader || (target == ErrNoLeader && e.LeaderAddr == "")
 }
+
+// ErrStoreConflict is returned by NewNode (and the offline store commands)
+// when the data dir's log store cannot be told for certain: it holds both
+// stores, or only the remains of an unfinished migration.
+var ErrStoreConflict = errors.New("raftnode: ambiguous log store in data dir")

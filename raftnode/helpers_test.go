@@ -61,9 +61,22 @@ func baseOptions(t *testing.T, id string) Options {
 		DataDir:  t.TempDir(),
 		FSM:      raftnodetest.NewFSM(),
 		Logger:   testLogger(id),
+		LogStore: testLogStore(),
+		// Small segments: tests rotate them, and many nodes' preallocated
+		// segments stay cheap on disk.
+		WALSegmentSize: 256 << 10,
 	}
 	o.SetLoopbackTimers()
 	return o
+}
+
+// testLogStore is the log store the suite runs on: AGENT_TEST_LOG_STORE
+// (wal or boltdb), default wal. make test runs the suite once per store.
+func testLogStore() string {
+	if s := os.Getenv("AGENT_TEST_LOG_STORE"); s != "" {
+		return s
+	}
+	return LogStoreWAL
 }
 
 // startNode opens a node and closes it when the test ends.

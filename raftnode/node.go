@@ -63,6 +63,8 @@ type Status struct {
 	// LastContact is the time since the leader was last heard from: 0 on
 	// the leader, -1 if never.
 	LastContact time.Duration `json:"last_contact"`
+	// LogStore is the log store in use: "wal" or "boltdb".
+	LogStore string `json:"log_store"`
 }
 
 // Node is one Raft server: its stores, its transport and the raft instance,
@@ -124,9 +126,13 @@ func (n *Node) open() (err error) {
 			_ = n.opts.Listener.Close()
 		}
 	}()
-	if n.store, err = openStorage(n.opts.DataDir, n.opts.SnapshotRetain, n.logger); err != nil {
+	if n.store, err = openStorage(storageOptions{
+		dir: n.opts.DataDir, logStore: n.opts.LogStore, walSegmentSize: n.opts.WALSegmentSize,
+		retain: n.opts.SnapshotRetain, logger: n.logger,
+	}); err != nil {
 		return err
 	}
+	n.logger.Info("log store", "store", n.store.kind, "path", n.store.path, "reason", n.store.reason)
 	if n.hadState, err = n.store.hasState(); err != nil {
 		return err
 	}
@@ -137,10 +143,13 @@ func (n *Node) open() (err error) {
 	n.metrics = newNodeMetrics(n)
 	n.leaders = startLeaderForwarder(n.logger, n.metrics.leaderChanges)
 	n.meta = newMetaFSM(n.opts.FSM)
-	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.bolt, n.store.snaps, n.trans); err != nil {
+	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.store, n.store.snaps, n.trans); err != nil {
 		n.raft = nil
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}
+	// Raft has read the log, the stable state and the newest snapshot: the
+	// store a migration produced works, so its predecessor can go.
+	n.store.dropMigrationLeftovers(n.logger)
 	return n.metrics.register(n.opts.Registerer)
 }
 
@@ -259,6 +268,10 @@ func (n *Node) NodeID() string { return n.opts.NodeID }
 // Addr returns the advertised Raft address.
 func (n *Node) Addr() string { return n.stream.Addr().String() }
 
+// LogStore names the log store this node opened: LogStoreWAL or
+// LogStoreBoltDB.
+func (n *Node) LogStore() string { return n.store.kind }
+
 // Raft returns the underlying raft instance, for integrations such as
 // raft-autopilot. Shutting it down directly bypasses Close's ordering.
 func (n *Node) Raft() *raft.Raft { return n.raft }
@@ -319,6 +332,7 @@ func (n *Node) Status() Status {
 		LastLogIndex: r.LastIndex(),
 		LastLogTerm:  lastTerm,
 		LastContact:  n.lastContact(),
+		LogStore:     n.store.kind,
 	}
 }
 

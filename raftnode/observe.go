@@ -65,7 +65,11 @@ func (m *nodeMetrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	m.reg = reg
-	for _, c := range []prometheus.Collector{m.leaderChanges, m.applyLatency, m.gauges} {
+	collectors := []prometheus.Collector{m.leaderChanges, m.applyLatency, m.gauges}
+	if m.gauges.n.store.walMet != nil {
+		collectors = append(collectors, newWALCollector(m.gauges.n.store.walMet))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			m.unregister()
 			return fmt.Errorf("raftnode: register metrics: %w", err)
@@ -89,6 +93,7 @@ func (m *nodeMetrics) unregister() {
 type raftCollector struct {
 	n                                                  *Node
 	state, term, commit, applied, lastContact, logSize *prometheus.Desc
+	logStore                                           *prometheus.Desc
 }
 
 func newRaftCollector(n *Node) *raftCollector {
@@ -102,13 +107,14 @@ func newRaftCollector(n *Node) *raftCollector {
 		commit:      desc("raft_commit_index", "Highest log index known to be committed."),
 		applied:     desc("raft_applied_index", "Highest log index handed to the FSM."),
 		lastContact: desc("raft_last_contact_seconds", "Seconds since the last contact with a leader: 0 on the leader, -1 if never."),
-		logSize:     desc("raft_log_size_bytes", "Size of raft.db (log and stable store) on disk."),
+		logSize:     desc("raft_log_size_bytes", "Size on disk of the log and stable store: every file under wal/, or raft.db."),
+		logStore:    desc("raft_log_store_info", "1, labelled with the log store this node uses (wal or boltdb).", "store"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.term, c.commit, c.applied, c.lastContact, c.logSize} {
+	for _, d := range []*prometheus.Desc{c.state, c.term, c.commit, c.applied, c.lastContact, c.logSize, c.logStore} {
 		ch <- d
 	}
 }
@@ -132,6 +138,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.applied, float64(r.AppliedIndex()))
 	gauge(c.lastContact, c.n.lastContact().Seconds())
 	gauge(c.logSize, c.n.store.logSizeBytes())
+	ch <- prometheus.MustNewConstMetric(c.logStore, prometheus.GaugeValue, 1, c.n.store.kind)
 }
 
 // leaderForwarder moves raft's leadership notifications to LeaderCh through

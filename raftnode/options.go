@@ -43,6 +43,15 @@ const (
 	DefaultSnapshotRetain           = 2
 	DefaultTrailingLogs      uint64 = 10240
 	DefaultSnapshotInterval         = 30 * time.Second
+	// DefaultWALSegmentSize is the size of one raft-wal segment file, as
+	// Consul uses it: large enough that rotation is rare, small enough that
+	// the segments kept for TrailingLogs after a snapshot cost little disk.
+	DefaultWALSegmentSize = 64 << 20
+	// MinWALSegmentSize keeps tests' segments small without letting a typo
+	// make every append rotate.
+	MinWALSegmentSize = 64 << 10
+	// MaxWALSegmentSize is raft-wal's own limit on a preallocated file.
+	MaxWALSegmentSize = 1<<31 - 1
 	// MaxMultiplier caps Multiplier: beyond it failure detection takes
 	// longer than any real network needs.
 	MaxMultiplier = 10
@@ -75,9 +84,17 @@ type Options struct {
 	// address, which must then not be an unspecified IP (0.0.0.0 or ::).
 	// Port 0 here means "the listener's port".
 	AdvertiseAddr string
-	// DataDir holds raft.db (log and stable store) and snapshots/. Required;
-	// created 0700 if missing.
+	// DataDir holds the log and stable store (wal/ or raft.db), snapshots/
+	// and a LOCK file. Required; created 0700 if missing.
 	DataDir string
+	// LogStore is LogStoreWAL (the default) or LogStoreBoltDB. It applies
+	// to a data dir with no log store yet: one that holds raft.db or wal/
+	// keeps it, whatever this says (see chooseLogStore).
+	LogStore string
+	// WALSegmentSize is the size in bytes of a raft-wal segment file, which
+	// is preallocated. Default DefaultWALSegmentSize; at least
+	// MinWALSegmentSize. Ignored for BoltDB.
+	WALSegmentSize int
 	// FSM is the replicated state machine. Required.
 	FSM raft.FSM
 	// Peers is the static peer set, node ID to "host:port", and may include
@@ -161,6 +178,12 @@ func (o Options) withDefaults() Options {
 		o.TrailingLogs = DefaultTrailingLogs
 	}
 	setIfZero(&o.SnapshotInterval, DefaultSnapshotInterval)
+	if o.LogStore == "" {
+		o.LogStore = LogStoreWAL
+	}
+	if o.WALSegmentSize == 0 {
+		o.WALSegmentSize = DefaultWALSegmentSize
+	}
 	return o
 }
 
@@ -199,6 +222,12 @@ func (o *Options) Validate() error {
 	}
 	if o.SnapshotRetain < 0 {
 		return invalid("SnapshotRetain %d must not be negative", o.SnapshotRetain)
+	}
+	if o.LogStore != "" && !validLogStore(o.LogStore) {
+		return invalid("LogStore %q must be %q or %q", o.LogStore, LogStoreWAL, LogStoreBoltDB)
+	}
+	if o.WALSegmentSize != 0 && (o.WALSegmentSize < MinWALSegmentSize || o.WALSegmentSize > MaxWALSegmentSize) {
+		return invalid("WALSegmentSize %d must be between %d and %d bytes", o.WALSegmentSize, MinWALSegmentSize, MaxWALSegmentSize)
 	}
 	r := o.withDefaults()
 	if err := validateIdentity(&r); err != nil {

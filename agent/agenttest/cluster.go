@@ -37,9 +37,22 @@ type Node struct {
 	stopped bool
 }
 
-// Config returns a loopback test config for id with its own temp data dir.
+// Config returns a loopback test config for id with its own temp data dir,
+// on the log store LogStore names.
 func Config(t testing.TB, id string) agent.Config {
-	return agent.LoopbackConfig(id, t.TempDir())
+	c := agent.LoopbackConfig(id, t.TempDir())
+	c.Raft.LogStore = LogStore()
+	return c
+}
+
+// LogStore is the Raft log store test clusters use: $AGENT_TEST_LOG_STORE
+// (wal or boltdb), default wal. make test runs the Raft and agent suites
+// once on each.
+func LogStore() string {
+	if s := os.Getenv("AGENT_TEST_LOG_STORE"); s != "" {
+		return s
+	}
+	return "wal"
 }
 
 // Start builds and starts an agent; the test's cleanup stops it.

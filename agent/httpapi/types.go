@@ -24,6 +24,9 @@ type Status struct {
 	LastContactSeconds float64 `json:"last_contact_seconds"`
 	Server             bool    `json:"server"`
 	Version            string  `json:"version"`
+	// LogStore is the Raft log store this server uses: "wal" or "boltdb";
+	// empty on a gossip-only member.
+	LogStore string `json:"log_store,omitempty"`
 }
 
 // Member is one element of GET /v1/members.

@@ -61,6 +61,8 @@ var fileKeys = []fileKey{
 	{"raft.snapshot_retain", func(c *agent.Config) any { return &c.Raft.SnapshotRetain }},
 	{"raft.trailing_logs", func(c *agent.Config) any { return &c.Raft.TrailingLogs }},
 	{"raft.multiplier", func(c *agent.Config) any { return &c.Raft.Multiplier }},
+	{"raft.log_store", func(c *agent.Config) any { return &c.Raft.LogStore }},
+	{"raft.wal_segment_size_mb", func(c *agent.Config) any { return &c.Raft.WALSegmentSizeMB }},
 	{"autopilot.cleanup_dead_servers", func(c *agent.Config) any { return &c.Autopilot.CleanupDeadServers }},
 	{"autopilot.dead_server_reap_after", func(c *agent.Config) any { return &c.Autopilot.DeadServerReapAfter }},
 	{"autopilot.server_stabilization_time", func(c *agent.Config) any { return &c.Autopilot.ServerStabilizationTime }},

@@ -51,6 +51,7 @@ func registerRunFlags(fs *flag.FlagSet) *runFlags {
 	bind(rf, "advertise", "advertise", func(c *agent.Config) *string { return &c.Advertise }, fs.StringVar, "`IP` other nodes use to reach this one (default: -bind, or the first private IPv4)")
 	bind(rf, "gossip-port", "ports.gossip", func(c *agent.Config) *int { return &c.Ports.Gossip }, fs.IntVar, "gossip (memberlist) TCP and UDP `PORT`")
 	bind(rf, "raft-port", "ports.raft", func(c *agent.Config) *int { return &c.Ports.Raft }, fs.IntVar, "Raft `PORT`")
+	bind(rf, "raft-log-store", "raft.log_store", func(c *agent.Config) *string { return &c.Raft.LogStore }, fs.StringVar, "Raft log store for a new data dir: `wal` or boltdb (an existing raft.db or wal/ is kept)")
 	bind(rf, "http-addr", "http.addr", func(c *agent.Config) *string { return &c.HTTP.Addr }, fs.StringVar, "HTTP API listen `HOST:PORT`")
 	bindValue(rf, fs, "join", "join", func(c *agent.Config) *[]string { return &c.Join }, &stringsFlag{p: &rf.scratch.Join},
 		"seed `ADDR` to join: host:port, or a DNS name resolving to several seeds (repeatable; replaces join from the file)")
