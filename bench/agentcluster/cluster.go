@@ -38,6 +38,7 @@ type Cluster struct {
 	dir       string
 	binary    string
 	autopilot string
+	logStore  string
 	// gossipOnly nodes run with server = false.
 	gossipOnly bool
 	seed       string       // the first node's gossip address
@@ -55,6 +56,9 @@ type Options struct {
 	// config's autopilot block, e.g. `server_stabilization_time = "2s"`.
 	// Empty: the agent's defaults.
 	Autopilot string
+	// LogStore is the servers' raft.log_store ("wal" or "boltdb"); empty:
+	// the agent's default.
+	LogStore string
 }
 
 // Start starts opts.Servers agent processes, each with its config, data
@@ -69,7 +73,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Servers < 1 || opts.Binary == "" || opts.Dir == "" {
 		return nil, fmt.Errorf("agentcluster: need Binary, Dir and at least one server, got %+v", opts)
 	}
-	c := &Cluster{dir: opts.Dir, binary: opts.Binary, autopilot: opts.Autopilot, ports: map[int]bool{}}
+	c := &Cluster{dir: opts.Dir, binary: opts.Binary, autopilot: opts.Autopilot, logStore: opts.LogStore, ports: map[int]bool{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Close())
@@ -147,6 +151,7 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 		BootstrapExpect: bootstrapExpect,
 		Autopilot:       c.autopilot,
 		GossipOnly:      c.gossipOnly,
+		LogStore:        c.logStore,
 	}
 	home := filepath.Join(c.dir, id)
 	if err := os.MkdirAll(home, 0o700); err != nil {

@@ -11,9 +11,9 @@ import (
 )
 
 func TestRenderIsLoopbackHCL(t *testing.T) {
-	cfg := nodeConfig{ID: "n1", DataDir: "/d", GossipPort: 1, RaftPort: 2, HTTPPort: 3, Join: "127.0.0.1:1", BootstrapExpect: 3}.render()
+	cfg := nodeConfig{ID: "n1", DataDir: "/d", GossipPort: 1, RaftPort: 2, HTTPPort: 3, Join: "127.0.0.1:1", BootstrapExpect: 3, LogStore: "boltdb"}.render()
 	for _, want := range []string{`node_id          = "n1"`, `bind             = "127.0.0.1"`, `join             = ["127.0.0.1:1"]`,
-		"bootstrap_expect = 3", "gossip           = 1", "raft             = 2", `addr             = "127.0.0.1:3"`} {
+		"bootstrap_expect = 3", `log_store        = "boltdb"`, "gossip           = 1", "raft             = 2", `addr             = "127.0.0.1:3"`} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}

@@ -17,6 +17,7 @@ type nodeConfig struct {
 	BootstrapExpect int    // 0: never bootstraps, waits to be added
 	Autopilot       string // body of the autopilot block, "" for none
 	GossipOnly      bool   // server = false
+	LogStore        string // raft.log_store; "" for the agent's default
 }
 
 // render is the node's config file in the agent's HCL schema (see
@@ -45,6 +46,11 @@ func (c nodeConfig) render() string {
 	b.WriteString("}\n\nhttp {\n")
 	kv("  ", "addr", strconv.Quote("127.0.0.1:"+strconv.Itoa(c.HTTPPort)))
 	b.WriteString("}\n")
+	if c.LogStore != "" {
+		b.WriteString("\nraft {\n")
+		kv("  ", "log_store", strconv.Quote(c.LogStore))
+		b.WriteString("}\n")
+	}
 	if c.Autopilot != "" {
 		b.WriteString("\nautopilot {\n" + c.Autopilot + "\n}\n")
 	}

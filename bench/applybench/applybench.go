@@ -27,9 +27,9 @@ const Name = "raftnode.Apply"
 
 // Run starts three raftnode nodes under dir, runs a put level of plan per
 // client count through the leader's Apply (each worker a goroutine), and
-// closes the nodes.
-func Run(ctx context.Context, dir string, plan load.Plan) (_ []load.Result, err error) {
-	nodes, err := start(dir, 3)
+// closes the nodes. logStore is the nodes' raftnode.Options.LogStore.
+func Run(ctx context.Context, dir string, plan load.Plan, logStore string) (_ []load.Result, err error) {
+	nodes, err := start(dir, 3, logStore)
 	defer func() {
 		for _, n := range nodes {
 			err = errors.Join(err, n.Close())
@@ -64,7 +64,7 @@ func Run(ctx context.Context, dir string, plan load.Plan) (_ []load.Result, err 
 }
 
 // start opens n nodes with a static peer set; the lowest ID bootstraps.
-func start(dir string, n int) ([]*raftnode.Node, error) {
+func start(dir string, n int, logStore string) ([]*raftnode.Node, error) {
 	listeners := make([]net.Listener, n)
 	peers := map[string]string{}
 	for i := range listeners {
@@ -86,6 +86,7 @@ func start(dir string, n int) ([]*raftnode.Node, error) {
 			DataDir:  filepath.Join(dir, id(i)),
 			FSM:      &countingFSM{},
 			Peers:    peers,
+			LogStore: logStore,
 		})
 		if err != nil {
 			// NewNode closed its listener; the rest are still ours.

@@ -2,6 +2,7 @@ package applybench
 
 import (
 	"context"
+	"github.com/clusteragent/agent/raftnode"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func TestRunMeasuresApply(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	plan := load.Plan{Clients: []int{1, 4}, Duration: 300 * time.Millisecond, ValueSize: 64}
-	res, err := Run(ctx, t.TempDir(), plan)
+	res, err := Run(ctx, t.TempDir(), plan, raftnode.LogStoreWAL)
 	if err != nil {
 		t.Fatal(err)
 	}

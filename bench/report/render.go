@@ -216,22 +216,22 @@ func (r *Report) diskRows() [][]string {
 	if d == nil {
 		return nil
 	}
-	out := [][]string{{fmt.Sprintf("after %d writes", d.Writes), "raft.db MiB", "snapshots MiB", "data dir MiB", "note"}}
+	out := [][]string{{fmt.Sprintf("after %d writes", d.Writes), d.LogStore + " MiB", "snapshots MiB", "newest snapshot MiB", "data dir MiB", "note"}}
 	for _, n := range d.Nodes {
 		label := n.ID
 		if n.Leader {
 			label += " (leader)"
 		}
-		out = append(out, []string{label, mib(n.RaftDBBytes), mib(n.SnapshotsBytes), mib(n.DataDirBytes), ""})
+		out = append(out, []string{label, mib(n.LogStoreBytes), mib(n.SnapshotsBytes), mib(n.NewestSnapshotBytes), mib(n.DataDirBytes), ""})
 	}
 	if len(d.Nodes) == 0 {
-		out = append(out, []string{"no node running", "-", "-", "-", ""})
+		out = append(out, []string{"no node running", "-", "-", "-", "-", ""})
 	}
 	note := fmt.Sprintf("%d clients, %.0f writes/s", d.Clients, float64(d.Writes)/max(d.Seconds, 1e-9))
 	if d.Errors > 0 {
 		note += fmt.Sprintf(", %d errors (first: %s)", d.Errors, d.FirstError)
 	}
-	out[len(out)-1][4] = note
+	out[len(out)-1][5] = note
 	return out
 }
 
@@ -248,6 +248,9 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	for _, t := range r.EtcdTargets() {
 		b.WriteString("target: " + t.Line() + "\n")
+	}
+	if r.Disk != nil {
+		b.WriteString("target: " + r.Disk.Target().Text + "\n")
 	}
 	for _, w := range r.Warnings() {
 		b.WriteString("WARNING: " + w + "\n")
@@ -306,6 +309,9 @@ func (r *Report) Markdown(w io.Writer) error {
 		for _, t := range ts {
 			b.WriteString("- " + t.Line() + "\n")
 		}
+	}
+	if r.Disk != nil {
+		b.WriteString("\nDisk: " + r.Disk.Target().Text + ".\n")
 	}
 	if w := r.Warnings(); len(w) > 0 {
 		b.WriteString("\n")
@@ -382,6 +388,9 @@ func (r *Report) title() string {
 	p := r.Plan
 	s := fmt.Sprintf("3 nodes on loopback, %s/%s, %d CPUs, %s; %d-byte values; each level %s after %s warm-up; keep-alive clients against the leader",
 		r.Host.GOOS, r.Host.GOARCH, r.Host.CPUs, r.Host.GoVersion, p.ValueSize, p.Duration, p.Warmup)
+	if r.LogStore != "" {
+		s += "; log store " + r.LogStore
+	}
 	if r.Etcd != nil {
 		s += "; etcd " + r.Etcd.Version + " through its Go client, one client per worker"
 	}

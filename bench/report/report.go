@@ -125,8 +125,10 @@ type Report struct {
 	Plan    load.Plan `json:"plan"`
 	// Rounds is how many times the PUT and GET levels ran, each time ours
 	// and then etcd's; 0 counts as 1.
-	Rounds int  `json:"rounds,omitempty"`
-	Agent  Side `json:"agent"`
+	Rounds int `json:"rounds,omitempty"`
+	// LogStore is the agents' Raft log store, "wal" or "boltdb".
+	LogStore string `json:"log_store,omitempty"`
+	Agent    Side   `json:"agent"`
 	// Etcd is nil unless the run compared against etcd.
 	Etcd *Side `json:"etcd,omitempty"`
 	// Timings are the agent's one-off timings, in the order measured.
@@ -158,21 +160,57 @@ type Timing struct {
 
 // Disk is what many writes left on disk, snapshots and log compaction on.
 type Disk struct {
-	Writes     int        `json:"writes"`
-	Clients    int        `json:"clients"`
-	Seconds    float64    `json:"seconds"`
-	Errors     int        `json:"errors"`
-	FirstError string     `json:"first_error,omitempty"`
-	Nodes      []DiskNode `json:"nodes"`
+	Writes     int     `json:"writes"`
+	Clients    int     `json:"clients"`
+	Seconds    float64 `json:"seconds"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	// LogStore is the agents' log store, "wal" or "boltdb".
+	LogStore string `json:"log_store"`
+	// SegmentBytes is one WAL segment's size (0 for BoltDB): with one
+	// snapshot it sets the bound the disk target is judged against.
+	SegmentBytes uint64     `json:"segment_bytes,omitempty"`
+	Nodes        []DiskNode `json:"nodes"`
 }
 
 // DiskNode is one node's data dir.
 type DiskNode struct {
-	ID             string `json:"id"`
-	Leader         bool   `json:"leader"`
-	RaftDBBytes    uint64 `json:"raft_db_bytes"`
+	ID     string `json:"id"`
+	Leader bool   `json:"leader"`
+	// LogStoreBytes is the log and stable store: every file under wal/,
+	// or raft.db.
+	LogStoreBytes  uint64 `json:"log_store_bytes"`
 	SnapshotsBytes uint64 `json:"snapshots_bytes"`
-	DataDirBytes   uint64 `json:"data_dir_bytes"`
+	// NewestSnapshotBytes is the newest snapshot alone.
+	NewestSnapshotBytes uint64 `json:"newest_snapshot_bytes"`
+	DataDirBytes        uint64 `json:"data_dir_bytes"`
+}
+
+// DiskBoundFactor is the disk target: log store plus snapshots stay under
+// this many times one snapshot plus one segment.
+const DiskBoundFactor = 3
+
+// Target judges every node's log store plus snapshots against
+// DiskBoundFactor × (its newest snapshot + one segment).
+func (d *Disk) Target() Target {
+	met := len(d.Nodes) > 0
+	worst := 0.0
+	for _, n := range d.Nodes {
+		bound := float64(DiskBoundFactor) * float64(n.NewestSnapshotBytes+d.SegmentBytes)
+		used := float64(n.LogStoreBytes + n.SnapshotsBytes)
+		if bound == 0 || used > bound {
+			met = false
+		}
+		if bound > 0 {
+			worst = max(worst, used/bound)
+		}
+	}
+	verdict := "not met"
+	if met {
+		verdict = "met"
+	}
+	return Target{Met: met, Text: fmt.Sprintf("log store + snapshots <= %d x (newest snapshot + one %s segment) on every node "+
+		"after %d writes: at most %.2f of the bound: %s", DiskBoundFactor, mib(d.SegmentBytes)+" MiB", d.Writes, worst, verdict)}
 }
 
 // Repeated is an interval measured several times.

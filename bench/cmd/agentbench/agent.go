@@ -41,7 +41,7 @@ type etcdRival struct {
 func runAgent(ctx context.Context, binary, dir string, o options, r *report.Report, rival *etcdRival) (err error) {
 	fctx, cancel := context.WithTimeout(ctx, formTimeout)
 	began := time.Now()
-	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock()})
+	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock(), LogStore: o.logStore})
 	cancel()
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func runAgent(ctx context.Context, binary, dir string, o options, r *report.Repo
 	}
 	if o.diskWrites > 0 {
 		log.Printf("disk: %d writes with %d clients", o.diskWrites, o.diskClients)
-		if r.Disk, err = measureDisk(ctx, c, leader, o.diskWrites, o.diskClients, o.plan.ValueSize); err != nil {
+		if r.Disk, err = measureDisk(ctx, c, leader, o.diskWrites, o.diskClients, o.plan.ValueSize, o.logStore); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,7 @@ import (
 // keep-alive clients, over the bounded key space of load.PutKey, then
 // reports every node's raft.db and snapshot sizes. Snapshots and log
 // compaction run at the agent's defaults throughout.
-func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, n, clients, valueSize int) (*report.Disk, error) {
+func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, n, clients, valueSize int, logStore string) (*report.Disk, error) {
 	value := load.Value(valueSize)
 	var (
 		next, errs atomic.Int64
@@ -63,7 +64,10 @@ func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentclus
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d := &report.Disk{Writes: n, Clients: clients, Seconds: time.Since(began).Seconds(), Errors: int(errs.Load())}
+	d := &report.Disk{Writes: n, Clients: clients, Seconds: time.Since(began).Seconds(), Errors: int(errs.Load()), LogStore: logStore}
+	if logStore == "wal" {
+		d.SegmentBytes = walSegmentBytes
+	}
 	if v, ok := firstErr.Load().(string); ok {
 		d.FirstError = v
 	}
@@ -73,14 +77,39 @@ func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentclus
 		}
 		dir := c.DataDir(node)
 		dn := report.DiskNode{ID: node.ID, Leader: node == leader}
-		if st, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
-			dn.RaftDBBytes = uint64(st.Size())
-		}
+		dn.LogStoreBytes = dirSize(filepath.Join(dir, "wal")) + dirSize(filepath.Join(dir, "raft.db"))
 		dn.SnapshotsBytes = dirSize(filepath.Join(dir, "snapshots"))
+		dn.NewestSnapshotBytes = newestSnapshotSize(filepath.Join(dir, "snapshots"))
 		dn.DataDirBytes = dirSize(dir)
 		d.Nodes = append(d.Nodes, dn)
 	}
 	return d, nil
+}
+
+// walSegmentBytes is the agents' WAL segment size: the default, which the
+// bench does not change.
+const walSegmentBytes = 64 << 20
+
+// newestSnapshotSize is the size of the most recently written snapshot
+// directory under dir (one still being written, *.tmp, does not count).
+func newestSnapshotSize(dir string) uint64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	newest, newestAt := "", time.Time{}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().After(newestAt) {
+			newest, newestAt = e.Name(), info.ModTime()
+		}
+	}
+	if newest == "" {
+		return 0
+	}
+	return dirSize(filepath.Join(dir, newest))
 }
 
 // dirSize is the total size of the regular files under dir (0 if none).

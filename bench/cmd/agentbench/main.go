@@ -100,6 +100,8 @@ type options struct {
 	// stabilization and reapAfter override the autopilot defaults when
 	// non-zero.
 	stabilization, reapAfter time.Duration
+	// logStore is the agents' raft.log_store.
+	logStore string
 }
 
 // autopilotBlock is the body of the agents' autopilot block: empty unless
@@ -161,6 +163,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 1, "rounds of the PUT and GET levels, each ours then etcd's (with -etcd); the table shows medians over the rounds")
 	flag.BoolVar(&o.apply, "apply", true, "also run the put levels through raftnode.Apply on three in-process nodes")
 	flag.IntVar(&o.diskWrites, "disk-writes", 0, "after the load, make this many writes and report raft.db and snapshot sizes (0: skip; the issue's figure is 1000000)")
+	flag.StringVar(&o.logStore, "log-store", "wal", "the agents' Raft log store: wal or boltdb")
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
 	flag.StringVar(&gossipInproc, "gossip-inproc", "200", "sizes of the in-process discovery pools to time (lan profile), comma-separated (\"\": skip)")
@@ -190,6 +193,10 @@ func main() {
 	}
 	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
 		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
+		os.Exit(2)
+	}
+	if o.logStore != "wal" && o.logStore != "boltdb" {
+		log.Printf("-log-store %q: must be wal or boltdb", o.logStore)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -249,7 +256,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	r := &report.Report{Started: time.Now(), Host: report.ThisHost(), Plan: o.plan, Rounds: o.rounds, Notes: o.notes()}
+	r := &report.Report{Started: time.Now(), Host: report.ThisHost(), Plan: o.plan, Rounds: o.rounds, LogStore: o.logStore, Notes: o.notes()}
 	var rival *etcdRival
 	if o.etcd {
 		rival = &etcdRival{bins: etcdBins, dir: filepath.Join(tmp, "etcd")}
@@ -274,7 +281,7 @@ func run(ctx context.Context, o options) (err error) {
 	if o.apply {
 		applyDir := filepath.Join(tmp, "apply")
 		log.Print("running the put levels through raftnode.Apply in process")
-		res, err := applybench.Run(ctx, applyDir, o.plan)
+		res, err := applybench.Run(ctx, applyDir, o.plan, o.logStore)
 		if err != nil {
 			return err
 		}
