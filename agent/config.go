@@ -102,6 +102,10 @@ type HTTPConfig struct {
 	// LeaderWait (http.leader_wait): how long writes and linearizable reads
 	// wait for a leader to be elected before answering 503. Default 5s.
 	LeaderWait time.Duration
+	// EnableDebug (http.enable_debug) serves Go's profiler at /debug/pprof/
+	// (behind the token, like every operator endpoint), for profiling an
+	// agent under load. Default false.
+	EnableDebug bool
 }
 
 // KVConfig is the kv block: limits of the key/value store.

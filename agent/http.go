@@ -54,6 +54,7 @@ func (a *Agent) apiHandler() http.Handler {
 		ForwardClient: a.peers.client,
 		ForwardScheme: a.peers.scheme,
 		LeaderWait:    a.cfg.HTTP.LeaderWait,
+		EnableDebug:   a.cfg.HTTP.EnableDebug,
 		// The only request bodies are KV values: cap them at the value limit
 		// so an oversized one is refused before it is read.
 		MaxBodyBytes: int64(max(a.cfg.KV.MaxValueBytes, 64<<10)),

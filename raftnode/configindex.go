@@ -6,76 +6,96 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// configIndex finds the log index of the latest configuration entry. raft's
-// live GetConfiguration future does not report it (its Index is always 0),
-// yet operators and the HTTP API want it, so we find it in the log.
+// configTracker is the log store raft writes through: it passes every call
+// on and, on the way, keeps the log index of the latest configuration
+// entry. raft's live GetConfiguration future does not report that index
+// (its Index is always 0), yet operators and the HTTP API want it.
 //
-// Scanning the whole log on every call would be slow on a long log, so it
-// remembers how far it has scanned and the term of that entry. By the Log
-// Matching property, if the entry at that index still has that term, every
-// entry before it is unchanged too, and only the new tail needs scanning.
-// Otherwise (a follower's log was rewritten, or compacted under a snapshot)
-// it rescans backwards from the end.
-type configIndex struct {
-	mu          sync.Mutex
-	index       uint64 // latest configuration entry found (or snapshot's)
-	scanned     uint64 // entries up to here have been looked at
-	scannedTerm uint64 // term of the entry at scanned
+// Watching the writes makes the answer free: every entry a leader appends
+// or a follower receives passes StoreLogs, where a configuration entry is
+// seen in memory. Only when the tracked entry is truncated away (a
+// follower's conflicting tail, or a snapshot install replacing the log)
+// does the next read scan the log backwards, once, falling back to the
+// newest snapshot's configuration index when the log holds none. Head
+// compaction leaves the index as it is: the configuration it names is
+// still the latest, merely folded into a snapshot.
+type configTracker struct {
+	raft.LogStore
+	snaps raft.SnapshotStore
+
+	mu    sync.Mutex
+	index uint64 // latest configuration entry, valid when known
+	known bool
 }
 
-// get returns the configuration index, or 0 if there is no configuration.
-func (c *configIndex) get(logs raft.LogStore, snaps raft.SnapshotStore) uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	first, err1 := logs.FirstIndex()
-	last, err2 := logs.LastIndex()
-	if err1 != nil || err2 != nil {
-		return c.index
+func newConfigTracker(logs raft.LogStore, snaps raft.SnapshotStore) *configTracker {
+	return &configTracker{LogStore: logs, snaps: snaps}
+}
+
+// StoreLog implements raft.LogStore.
+func (c *configTracker) StoreLog(l *raft.Log) error {
+	return c.StoreLogs([]*raft.Log{l})
+}
+
+// StoreLogs implements raft.LogStore, noting configuration entries once
+// they are stored.
+func (c *configTracker) StoreLogs(logs []*raft.Log) error {
+	if err := c.LogStore.StoreLogs(logs); err != nil {
+		return err
 	}
-	if c.scanned > 0 && c.scanned <= last && termAt(logs, c.scanned) == c.scannedTerm {
-		for i := c.scanned + 1; i <= last; i++ {
-			if typ, ok := typeAt(logs, i); ok && typ == raft.LogConfiguration {
-				c.index = i
-			}
-		}
-		c.mark(logs, last)
-		return c.index
-	}
-	c.index = 0
-	for i := last; i >= first && i > 0; i-- {
-		if typ, ok := typeAt(logs, i); ok && typ == raft.LogConfiguration {
-			c.index = i
+	for i := len(logs) - 1; i >= 0; i-- {
+		if logs[i].Type == raft.LogConfiguration {
+			c.mu.Lock()
+			c.index, c.known = logs[i].Index, true
+			c.mu.Unlock()
 			break
 		}
 	}
-	if c.index == 0 {
-		// The configuration predates the log: it lives in the snapshot.
-		if metas, err := snaps.List(); err == nil && len(metas) > 0 {
-			c.index = metas[0].ConfigurationIndex
+	return nil
+}
+
+// DeleteRange implements raft.LogStore. Deleting up to the end of the log
+// (a truncated tail, or the whole log under an installed snapshot) may
+// remove the tracked entry: the index is then recomputed on the next read.
+func (c *configTracker) DeleteRange(lo, hi uint64) error {
+	last, lastErr := c.LogStore.LastIndex()
+	err := c.LogStore.DeleteRange(lo, hi)
+	c.mu.Lock()
+	if lastErr != nil || hi >= last {
+		if c.known && c.index >= lo {
+			c.known = false
 		}
 	}
-	c.mark(logs, last)
+	c.mu.Unlock()
+	return err
+}
+
+// index returns the latest configuration's log index, or 0 if there is
+// no configuration.
+func (c *configTracker) configIndex() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.known {
+		c.index, c.known = c.scan(), true
+	}
 	return c.index
 }
 
-// mark records the scanned tip.
-func (c *configIndex) mark(logs raft.LogStore, last uint64) {
-	c.scanned, c.scannedTerm = last, termAt(logs, last)
-}
-
-func typeAt(logs raft.LogStore, i uint64) (raft.LogType, bool) {
-	var l raft.Log
-	if err := logs.GetLog(i, &l); err != nil {
-		return 0, false
+// scan looks for the latest configuration entry from the end of the log,
+// and in the newest snapshot when the log has none.
+func (c *configTracker) scan() uint64 {
+	first, err1 := c.LogStore.FirstIndex()
+	last, err2 := c.LogStore.LastIndex()
+	if err1 == nil && err2 == nil {
+		for i := last; i >= first && i > 0; i-- {
+			var l raft.Log
+			if c.LogStore.GetLog(i, &l) == nil && l.Type == raft.LogConfiguration {
+				return i
+			}
+		}
 	}
-	return l.Type, true
-}
-
-// termAt is the term of entry i, or 0 if it is not in the log.
-func termAt(logs raft.LogStore, i uint64) uint64 {
-	var l raft.Log
-	if i == 0 || logs.GetLog(i, &l) != nil {
-		return 0
+	if metas, err := c.snaps.List(); err == nil && len(metas) > 0 {
+		return metas[0].ConfigurationIndex
 	}
-	return l.Term
+	return 0
 }

@@ -72,7 +72,7 @@ func (n *Node) GetConfiguration(ctx context.Context) (Configuration, error) {
 		return Configuration{}, n.mapErr(err)
 	}
 	leader := n.LeaderID()
-	cfg := Configuration{Index: n.cfgIndex.get(n.store.logs, n.store.snaps)}
+	cfg := Configuration{Index: n.store.configs.configIndex()}
 	for _, s := range f.Configuration().Servers {
 		cfg.Servers = append(cfg.Servers, Server{
 			ID:       string(s.ID),

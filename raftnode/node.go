@@ -84,7 +84,6 @@ type Node struct {
 
 	hadState  bool          // raft state existed when the node opened
 	readyTerm atomic.Uint64 // term in which a barrier made reads safe; see LinearizableRead
-	cfgIndex  configIndex   // finds Configuration.Index; see configindex.go
 
 	mu       sync.RWMutex // guards closed against waiters registering
 	closed   bool

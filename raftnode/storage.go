@@ -46,9 +46,11 @@ type storage struct {
 	path   string // DataDir/wal or DataDir/raft.db
 	lock   *dirLock
 	store  logStableStore
-	logs   raft.LogStore // store behind a LogCache
-	snaps  *raft.FileSnapshotStore
-	walMet *walmetrics.AtomicCollector // nil for BoltDB
+	logs   raft.LogStore // store behind a LogCache, behind configs
+	// configs is logs itself, seen as the configuration index tracker.
+	configs *configTracker
+	snaps   *raft.FileSnapshotStore
+	walMet  *walmetrics.AtomicCollector // nil for BoltDB
 }
 
 // storageOptions are the parts of Options openStorage needs.
@@ -95,12 +97,15 @@ func openStorage(o storageOptions) (_ *storage, err error) {
 		return nil, err
 	}
 	s.store = store
-	if s.logs, err = raft.NewLogCache(logCacheSize, s.store); err != nil {
+	cache, err := raft.NewLogCache(logCacheSize, s.store)
+	if err != nil {
 		return nil, fmt.Errorf("raftnode: log cache: %w", err)
 	}
 	if s.snaps, err = raft.NewFileSnapshotStoreWithLogger(o.dir, o.retain, o.logger.Named("snapshot")); err != nil {
 		return nil, fmt.Errorf("raftnode: open snapshot store in %s: %w", o.dir, err)
 	}
+	s.configs = newConfigTracker(cache, s.snaps)
+	s.logs = s.configs
 	return s, nil
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	// LeaderWait bounds how long writes and linearizable reads wait for a
 	// leader when none is known, before answering 503. Default 5s.
 	LeaderWait time.Duration
+	// EnableDebug serves net/http/pprof under /debug/pprof/, behind the
+	// token. Off by default: a profile exposes the process's internals.
+	EnableDebug bool
 }
 
 // Server is the HTTP API handler. It is safe for concurrent use.
@@ -106,6 +109,9 @@ func New(b Backend, cfg Config) *Server {
 	}
 	s.requests = requestCounter(cfg.Registerer)
 	s.routes(cfg.Metrics)
+	if cfg.EnableDebug {
+		s.debugRoutes()
+	}
 	return s
 }
 

@@ -354,3 +354,18 @@ func TestMetricsNotConfigured(t *testing.T) {
 		t.Errorf("GET /metrics without a handler = %d, want 404", r.code)
 	}
 }
+
+func TestDebugEndpoints(t *testing.T) {
+	off := startServer(t, newLeaderBackend(), Config{Token: "secret"})
+	auth := map[string]string{"Authorization": "Bearer secret"}
+	if r := call(t, off, "GET", "/debug/pprof/", auth, nil); r.code != 404 {
+		t.Errorf("GET /debug/pprof/ with debug off = %d, want 404", r.code)
+	}
+	on := startServer(t, newLeaderBackend(), Config{Token: "secret", EnableDebug: true})
+	if r := call(t, on, "GET", "/debug/pprof/", nil, nil); r.code != 401 {
+		t.Errorf("GET /debug/pprof/ without the token = %d, want 401", r.code)
+	}
+	if r := call(t, on, "GET", "/debug/pprof/", auth, nil); r.code != 200 || !strings.Contains(string(r.body), "goroutine") {
+		t.Errorf("GET /debug/pprof/ with debug on = %d %q, want 200 and the profile index", r.code, r.body)
+	}
+}

@@ -39,6 +39,7 @@ type Cluster struct {
 	binary    string
 	autopilot string
 	logStore  string
+	debug     bool
 	// gossipOnly nodes run with server = false.
 	gossipOnly bool
 	seed       string       // the first node's gossip address
@@ -59,6 +60,8 @@ type Options struct {
 	// LogStore is the servers' raft.log_store ("wal" or "boltdb"); empty:
 	// the agent's default.
 	LogStore string
+	// EnableDebug serves /debug/pprof on every node, for CPU profiles.
+	EnableDebug bool
 }
 
 // Start starts opts.Servers agent processes, each with its config, data
@@ -73,7 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Servers < 1 || opts.Binary == "" || opts.Dir == "" {
 		return nil, fmt.Errorf("agentcluster: need Binary, Dir and at least one server, got %+v", opts)
 	}
-	c := &Cluster{dir: opts.Dir, binary: opts.Binary, autopilot: opts.Autopilot, logStore: opts.LogStore, ports: map[int]bool{}}
+	c := &Cluster{dir: opts.Dir, binary: opts.Binary, autopilot: opts.Autopilot, logStore: opts.LogStore, debug: opts.EnableDebug, ports: map[int]bool{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Close())
@@ -152,6 +155,7 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 		Autopilot:       c.autopilot,
 		GossipOnly:      c.gossipOnly,
 		LogStore:        c.logStore,
+		EnableDebug:     c.debug,
 	}
 	home := filepath.Join(c.dir, id)
 	if err := os.MkdirAll(home, 0o700); err != nil {

@@ -18,6 +18,7 @@ type nodeConfig struct {
 	Autopilot       string // body of the autopilot block, "" for none
 	GossipOnly      bool   // server = false
 	LogStore        string // raft.log_store; "" for the agent's default
+	EnableDebug     bool   // http.enable_debug: /debug/pprof for profiles
 }
 
 // render is the node's config file in the agent's HCL schema (see
@@ -45,6 +46,9 @@ func (c nodeConfig) render() string {
 	kv("  ", "raft", strconv.Itoa(c.RaftPort))
 	b.WriteString("}\n\nhttp {\n")
 	kv("  ", "addr", strconv.Quote("127.0.0.1:"+strconv.Itoa(c.HTTPPort)))
+	if c.EnableDebug {
+		kv("  ", "enable_debug", "true")
+	}
 	b.WriteString("}\n")
 	if c.LogStore != "" {
 		b.WriteString("\nraft {\n")

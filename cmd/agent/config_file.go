@@ -48,6 +48,7 @@ var fileKeys = []fileKey{
 	{"http.tls", func(c *agent.Config) any { return &c.HTTP.TLS }},
 	{"http.verify_client", func(c *agent.Config) any { return &c.HTTP.VerifyClient }},
 	{"http.leader_wait", func(c *agent.Config) any { return &c.HTTP.LeaderWait }},
+	{"http.enable_debug", func(c *agent.Config) any { return &c.HTTP.EnableDebug }},
 	{"gossip.encrypt", func(c *agent.Config) any { return &c.Gossip.Encrypt }},
 	{"gossip.profile", func(c *agent.Config) any { return &c.Gossip.Profile }},
 	{"gossip.allow_unencrypted", func(c *agent.Config) any { return &c.Gossip.AllowUnencrypted }},

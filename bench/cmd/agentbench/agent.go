@@ -41,7 +41,8 @@ type etcdRival struct {
 func runAgent(ctx context.Context, binary, dir string, o options, r *report.Report, rival *etcdRival) (err error) {
 	fctx, cancel := context.WithTimeout(ctx, formTimeout)
 	began := time.Now()
-	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock(), LogStore: o.logStore})
+	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock(),
+		LogStore: o.logStore, EnableDebug: o.profileDir != ""})
 	cancel()
 	if err != nil {
 		return err
@@ -143,7 +144,7 @@ func runRounds(ctx context.Context, c *agentcluster.Cluster, leader *agentcluste
 		if tag != "" {
 			log.Printf("%sagents", tag)
 		}
-		side, next, err := runKV(ctx, c, leader, o.plan, tag)
+		side, next, err := runKV(ctx, c, leader, o.plan, tag, profiler{dir: o.profileDir, round: round})
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +166,7 @@ func runRounds(ctx context.Context, c *agentcluster.Cluster, leader *agentcluste
 // its memory under the largest put load. Around each level it reads every
 // node's term and leader; should the leader change, the next levels go to
 // the new one. It returns the leader at the end. tag starts its log lines.
-func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, plan load.Plan, tag string) (*report.Side, *agentcluster.Node, error) {
+func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, plan load.Plan, tag string, prof profiler) (*report.Side, *agentcluster.Node, error) {
 	side := &report.Side{System: "agent"}
 	side.Memory.LoadClients = slices.Max(plan.Clients)
 
@@ -202,9 +203,14 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 		if l.Name == "put" && l.Clients == side.Memory.LoadClients {
 			stopRSS = proc.PeakRSS(leader.Pid(), 200*time.Millisecond)
 		}
+		waitProfile := func() {}
+		if prof.wanted(plan, l) {
+			waitProfile = prof.start(ctx, leader, plan, l)
+		}
 		before := readTerms(ctx, c)
 		res, err := plan.RunLevel(ctx, l, newOp)
 		after := readTerms(ctx, c)
+		waitProfile()
 		if stopRSS != nil {
 			side.Memory.LoadRSSBytes = stopRSS()
 		}

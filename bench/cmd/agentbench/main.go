@@ -102,6 +102,9 @@ type options struct {
 	stabilization, reapAfter time.Duration
 	// logStore is the agents' raft.log_store.
 	logStore string
+	// profileDir, when set, receives CPU profiles of the leader under the
+	// largest put and get levels of the first round.
+	profileDir string
 }
 
 // autopilotBlock is the body of the agents' autopilot block: empty unless
@@ -163,6 +166,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 1, "rounds of the PUT and GET levels, each ours then etcd's (with -etcd); the table shows medians over the rounds")
 	flag.BoolVar(&o.apply, "apply", true, "also run the put levels through raftnode.Apply on three in-process nodes")
 	flag.IntVar(&o.diskWrites, "disk-writes", 0, "after the load, make this many writes and report raft.db and snapshot sizes (0: skip; the issue's figure is 1000000)")
+	flag.StringVar(&o.profileDir, "profile", "", "`DIR` for CPU profiles of the leader under the largest put and get levels of round 1 (turns on http.enable_debug)")
 	flag.StringVar(&o.logStore, "log-store", "wal", "the agents' Raft log store: wal or boltdb")
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
