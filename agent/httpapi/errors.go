@@ -59,8 +59,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		code = http.StatusInternalServerError
 		body = []byte(`{"error":"cannot encode the response"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	writeJSONBytes(w, code, append(body, '\n'))
+}
+
+// Shared header values. net/http only reads a handler's header values (it
+// copies them when writing), and Header.Set replaces a slice rather than
+// changing it, so one slice can serve every response.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+)
+
+// writeJSONBytes answers body, already encoded JSON, with code. It sets the
+// headers by their canonical keys directly: Header.Set would canonicalise
+// and allocate a slice for each, on every request.
+func writeJSONBytes(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(code)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,6 +197,30 @@ func TestOpenReadsNeedNoTokenButWritesDo(t *testing.T) {
 	} {
 		if res := call(t, srv, c.method, c.path, nil, strings.NewReader("v")); res.code != 401 {
 			t.Errorf("%s %s without token: %d, want 401", c.method, c.path, res.code)
+		}
+	}
+}
+
+// TestKVWriteJSONMatchesEncodingJSON: the hand-written encoding of the
+// write answer must be exactly what encoding/json writes.
+func TestKVWriteJSONMatchesEncodingJSON(t *testing.T) {
+	for _, w := range []KVWrite{{}, {OK: true, Index: 1}, {OK: false, Index: 42}, {OK: true, Index: math.MaxUint64}} {
+		want, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(w.appendJSON(nil)); got != string(want)+"\n" {
+			t.Errorf("appendJSON(%+v) = %q, want %q", w, got, string(want)+"\n")
+		}
+	}
+}
+
+// TestHeaderKeysAreCanonical: setReadMeta writes the header map directly,
+// which is only right for canonical keys.
+func TestHeaderKeysAreCanonical(t *testing.T) {
+	for _, k := range []string{HeaderIndex, HeaderKnownLeader, HeaderLastContact, HeaderStale, "Content-Type", "X-Content-Type-Options"} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("header %q is not canonical (%q)", k, c)
 		}
 	}
 }

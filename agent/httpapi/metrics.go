@@ -38,11 +38,27 @@ func requestCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	return c
 }
 
+// requestKey names one child of http_requests_total.
+type requestKey struct {
+	method string
+	code   int
+}
+
+// countRequest increments the request's counter. The children are cached
+// by method and code: looking them up by label values hashes the labels
+// and formats the code on every request.
 func (s *Server) countRequest(method string, code int) {
 	if !knownMethods[method] {
 		method = "OTHER"
 	}
-	s.requests.WithLabelValues(strconv.Itoa(code), method).Inc()
+	k := requestKey{method, code}
+	if c, ok := s.requestCounters.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := s.requests.WithLabelValues(strconv.Itoa(code), method)
+	s.requestCounters.Store(k, c)
+	c.Inc()
 }
 
 // statusWriter remembers the status code a handler wrote.

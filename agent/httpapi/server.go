@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -70,7 +71,10 @@ type Server struct {
 	// leaderWait: see Config.LeaderWait.
 	leaderWait time.Duration
 	requests   *prometheus.CounterVec
-	mux        *http.ServeMux
+	// requestCounters caches requests' children by requestKey; codes and
+	// methods are bounded, so it stays small.
+	requestCounters sync.Map
+	mux             *http.ServeMux
 	// public holds the mux patterns that need no token: the probes must work
 	// for orchestrators that hold no secret.
 	public map[string]bool

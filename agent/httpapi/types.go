@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -105,6 +106,17 @@ type KVEntry struct {
 type KVWrite struct {
 	OK    bool   `json:"ok"`
 	Index uint64 `json:"index"`
+}
+
+// appendJSON appends w as encoding/json would write it, and a newline:
+// every write is answered with one, and reflection would cost more than
+// the rest of the answer.
+func (w KVWrite) appendJSON(b []byte) []byte {
+	b = append(b, `{"ok":`...)
+	b = strconv.AppendBool(b, w.OK)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendUint(b, w.Index, 10)
+	return append(b, "}\n"...)
 }
 
 // ReadMeta describes how fresh a read is; the server sends it as headers

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/clusteragent/agent/bench/agentcluster"
@@ -36,27 +37,36 @@ func maxClients(plan load.Plan) int {
 }
 
 // start fetches a CPU profile of the leader over the level's warm-up and
-// measured time into dir/leader-NAME-CLIENTS.pprof; the returned func
-// waits for it. Failures are logged: a profile is an aid, not a result.
+// measured time into dir/leader-NAME-CLIENTS.pprof, then its allocation
+// profile (cumulative since the agent started) into
+// leader-NAME-CLIENTS-allocs.pprof; the returned func waits for both.
+// Failures are logged: a profile is an aid, not a result.
 func (p profiler) start(ctx context.Context, leader *agentcluster.Node, plan load.Plan, l load.Level) (wait func()) {
 	seconds := int((plan.Warmup + plan.Duration).Round(time.Second) / time.Second)
 	path := filepath.Join(p.dir, fmt.Sprintf("leader-%s-%d.pprof", l.Name, l.Clients))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := fetchProfile(ctx, leader.URL, seconds, path); err != nil {
+		cpu := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", leader.URL, seconds)
+		if err := fetchProfile(ctx, cpu, seconds, path); err != nil {
 			log.Printf("profile %s: %v", path, err)
 			return
 		}
 		log.Printf("profile: %s (go tool pprof -top %s)", path, path)
+		allocs := strings.TrimSuffix(path, ".pprof") + "-allocs.pprof"
+		if err := fetchProfile(ctx, leader.URL+"/debug/pprof/allocs", 0, allocs); err != nil {
+			log.Printf("profile %s: %v", allocs, err)
+		}
 	}()
 	return func() { <-done }
 }
 
-func fetchProfile(ctx context.Context, base string, seconds int, path string) error {
+// fetchProfile saves what url answers at path; seconds is how long the
+// profile takes to gather.
+func fetchProfile(ctx context.Context, url string, seconds int, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+30)*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, seconds), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
