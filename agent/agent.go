@@ -84,6 +84,10 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, err := cfg.resolveAddresses(systemNetEnv())
+	if err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
@@ -217,7 +221,9 @@ func (a *Agent) goLoop(f func(context.Context)) {
 	}()
 }
 
-// advertiseIP is the address other nodes reach this one at.
+// advertiseIP is the address other nodes reach this one at: advertise (a
+// template already resolved by New), else bind, else the host's private IPv4
+// address when there is exactly one choice (see chooseAdvertise).
 func (a *Agent) advertiseIP() (string, error) {
 	if a.cfg.Advertise != "" {
 		return a.cfg.Advertise, nil
@@ -225,9 +231,9 @@ func (a *Agent) advertiseIP() (string, error) {
 	if ip := net.ParseIP(a.cfg.Bind); ip != nil && !ip.IsUnspecified() {
 		return a.cfg.Bind, nil
 	}
-	ip, err := privateIP()
+	ip, err := defaultAdvertise(systemNetEnv())
 	if err != nil {
-		return "", fmt.Errorf("advertise: bind is %s and no private IPv4 address was found to advertise (%v); set advertise", a.cfg.Bind, err)
+		return "", fieldErr("advertise", "bind is %s, so an address to advertise must be chosen: %v", a.cfg.Bind, err)
 	}
 	return ip, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clusteragent/agent/discovery"
 	"github.com/clusteragent/agent/tlsutil"
 )
 
@@ -22,17 +23,23 @@ type Config struct {
 	// DataDir (data_dir) holds Raft state, snapshots, the node and cluster IDs
 	// and the remembered gossip members. Default "./data".
 	DataDir string
-	// Bind (bind) is the address the gossip and Raft listeners bind. Default "0.0.0.0".
+	// Bind (bind) is the address the gossip and Raft listeners bind: an IP
+	// or a go-sockaddr template yielding exactly one. Default "0.0.0.0".
 	Bind string
-	// Advertise (advertise) is the address other nodes use to reach this one.
-	// Default: Bind, or the first private IPv4 address when Bind is unspecified.
+	// Advertise (advertise) is the address other nodes use to reach this one:
+	// an IP or a template yielding exactly one. Default: Bind, or when Bind
+	// is unspecified the host's private IPv4 address (the one on the
+	// default-route interface when there are several; an error naming them
+	// when that does not decide).
 	Advertise string
 	// Ports (ports block).
 	Ports PortsConfig
 	// HTTP (http block): the client API.
 	HTTP HTTPConfig
-	// Join (join) lists seed addresses (host:port or a DNS name resolving to
-	// several seeds; the port defaults to the gossip port).
+	// Join (join) lists seed addresses: IP or host, with an optional :port
+	// (default the gossip port), "srv+" and a DNS SRV name, or a template
+	// yielding one or more of those. Names are resolved at every join
+	// attempt; one resolving to several addresses gives several seeds.
 	Join []string
 	// BootstrapExpect (bootstrap_expect) waits for this many servers in gossip,
 	// then forms exactly one cluster of them. 0 disables it.
@@ -310,14 +317,8 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fieldErr("data_dir", "must not be empty")
 	}
-	if net.ParseIP(c.Bind) == nil {
-		return fieldErr("bind", "%q is not an IP address", c.Bind)
-	}
-	if c.Advertise != "" && net.ParseIP(c.Advertise) == nil {
-		return fieldErr("advertise", "%q is not an IP address", c.Advertise)
-	}
-	if c.Advertise != "" && net.ParseIP(c.Advertise).IsUnspecified() {
-		return fieldErr("advertise", "%q is unspecified; give an address other nodes can reach", c.Advertise)
+	if err := c.validateAddresses(); err != nil {
+		return err
 	}
 	if err := checkPort("ports.gossip", c.Ports.Gossip); err != nil {
 		return err
@@ -343,11 +344,6 @@ func (c *Config) Validate() error {
 	if c.HTTP.VerifyClient && !c.HTTP.TLS {
 		return fieldErr("http.verify_client", "needs http.tls = true: client certificates exist only over HTTPS")
 	}
-	for _, j := range c.Join {
-		if j == "" {
-			return fieldErr("join", "an empty address was given")
-		}
-	}
 	if c.BootstrapExpect < 0 {
 		return fieldErr("bootstrap_expect", "must be 0 or more, got %d", c.BootstrapExpect)
 	}
@@ -372,6 +368,48 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Autopilot.validate(c.EffectiveMinQuorum())
+}
+
+// validateAddresses checks bind, advertise and join. A template is only
+// parsed here (Validate reads nothing of the host); New resolves it.
+func (c *Config) validateAddresses() error {
+	env := systemNetEnv()
+	check := func(key, v string) error {
+		if isAddrTemplate(v) {
+			_, err := parseAddrTemplate(key, v, env)
+			return err
+		}
+		if net.ParseIP(v) == nil {
+			return fieldErr(key, "%q is not an IP address or an address template", v)
+		}
+		return nil
+	}
+	if err := check("bind", c.Bind); err != nil {
+		return err
+	}
+	if c.Advertise != "" {
+		if err := check("advertise", c.Advertise); err != nil {
+			return err
+		}
+		if net.ParseIP(c.Advertise).IsUnspecified() {
+			return fieldErr("advertise", "%q is unspecified; give an address other nodes can reach", c.Advertise)
+		}
+	}
+	for _, j := range c.Join {
+		switch {
+		case j == "":
+			return fieldErr("join", "an empty address was given")
+		case isAddrTemplate(j):
+			if _, err := parseAddrTemplate("join", j, env); err != nil {
+				return err
+			}
+		default:
+			if err := discovery.ValidateSeed(j); err != nil {
+				return fieldErr("join", "seed %v", err)
+			}
+		}
+	}
+	return nil
 }
 
 func (c *Config) validatePeers() error {

@@ -100,11 +100,16 @@ type Config struct {
 	AdvertisePort int
 	// Profile is "lan" (default), "wan" or "local": the memberlist timer preset.
 	Profile string
-	// Seeds are host:port, IP or DNS names; a name resolving to several
-	// addresses yields several seeds. Names are resolved at every attempt, so
-	// DNS changes are seen. The port defaults to BindPort (DefaultPort when
-	// BindPort is 0).
+	// Seeds are host:port, IP or DNS names, or SRVPrefix and a DNS SRV name
+	// ("srv+_agent._tcp.agents.example"); a name resolving to several
+	// addresses (or SRV records) yields several seeds. Names are resolved at
+	// every attempt, so DNS changes are seen, and a name that fails or
+	// resolves to nothing is retried with backoff. The port defaults to
+	// BindPort (DefaultPort when BindPort is 0); SRV records carry their own.
 	Seeds []string
+	// Resolver looks up seed names. Default net.DefaultResolver; tests give
+	// a *net.Resolver whose Dial reaches their own DNS server.
+	Resolver Resolver
 	// Meta is the initial local metadata; Meta.ID is forced to NodeID.
 	Meta Meta
 	// SecretKey is an optional 16, 24 or 32-byte AES-GCM gossip key. Nodes
@@ -249,6 +254,9 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
 	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
 	c.Meta.ID = c.NodeID
 	return c
 }
@@ -316,7 +324,7 @@ func (c Config) validateNetwork() error {
 		return fieldErr("Profile", "%q is not one of %q, %q, %q", c.Profile, ProfileLAN, ProfileWAN, ProfileLocal)
 	}
 	for i, s := range c.Seeds {
-		if _, _, err := parseSeed(s, c.seedPort()); err != nil {
+		if _, err := parseSeed(s, c.seedPort()); err != nil {
 			return fieldErr(fmt.Sprintf("Seeds[%d]", i), "%v", err)
 		}
 	}

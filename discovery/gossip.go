@@ -35,7 +35,13 @@ type Gossip struct {
 
 	selfIP   net.IP
 	selfPort int
-	lookupIP func(ctx context.Context, host string) ([]net.IP, error)
+	resolver Resolver
+
+	// resolveLog and joinLog keep failures that repeat at every retry
+	// readable; resolveFailures is gossip_join_resolve_failures_total.
+	resolveLog      *rateLog
+	joinLog         *rateLog
+	resolveFailures atomic.Uint64
 
 	meta     atomic.Pointer[localMeta]
 	updateMu sync.Mutex // serialises UpdateMeta
@@ -120,7 +126,7 @@ func newGossip(cfg Config) (*Gossip, error) {
 		cfg:      cfg,
 		logger:   logger,
 		clock:    cfg.Clock,
-		lookupIP: defaultLookupIP,
+		resolver: cfg.Resolver,
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
@@ -128,6 +134,8 @@ func newGossip(cfg Config) (*Gossip, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	g.resolveLog = &rateLog{logger: logger, clock: cfg.Clock}
+	g.joinLog = &rateLog{logger: logger, clock: cfg.Clock}
 	g.meta.Store(&localMeta{meta: cfg.Meta, encoded: enc})
 	var remembered []rememberedPeer
 	if cfg.DataDir != "" {

@@ -1,100 +1,12 @@
 package discovery
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// resolveTimeout bounds one DNS lookup of a seed name.
-const resolveTimeout = 5 * time.Second
-
-// parseSeed splits a seed into host and port. A seed is an IP, a DNS name,
-// or either with ":port"; IPv6 literals with a port need brackets.
-func parseSeed(s string, defaultPort int) (host string, port int, err error) {
-	if s == "" {
-		return "", 0, errors.New("is empty")
-	}
-	if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); ip != nil {
-		return ip.String(), defaultPort, nil
-	}
-	host, port = s, defaultPort
-	if strings.Contains(s, ":") {
-		h, p, err := net.SplitHostPort(s)
-		if err != nil {
-			return "", 0, fmt.Errorf("%q is not host, host:port or an IP: %v", s, err)
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("%q has an invalid port %q (want 1-65535)", s, p)
-		}
-		host, port = h, n
-	}
-	if net.ParseIP(host) != nil {
-		return host, port, nil
-	}
-	if !validHostname(host) {
-		return "", 0, fmt.Errorf("%q: host %q is neither an IP address nor a DNS name", s, host)
-	}
-	return host, port, nil
-}
-
-// validHostname accepts DNS names (letters, digits, '-', '_', dots).
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
-		return false
-	}
-	for _, r := range h {
-		ok := r == '.' || r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// resolve turns seeds into ip:port addresses. Names are looked up now (not
-// cached), so a DNS record listing the current seeds is followed as it
-// changes, and a name with several A/AAAA records gives several addresses.
-// This node's own address is left out: a self-join proves nothing.
-func (g *Gossip) resolve(ctx context.Context, seeds []string) (addrs []string, errs []error) {
-	seen := make(map[string]bool)
-	for _, s := range seeds {
-		host, port, err := parseSeed(s, g.cfg.seedPort())
-		if err != nil {
-			errs = append(errs, fmt.Errorf("seed %w", err))
-			continue
-		}
-		ips := []net.IP{net.ParseIP(host)}
-		if ips[0] == nil {
-			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-			ips, err = g.lookupIP(lctx, host)
-			cancel()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("resolve seed %q: %w", host, err))
-				continue
-			}
-		}
-		for _, ip := range ips {
-			addr := net.JoinHostPort(ip.String(), strconv.Itoa(port))
-			if seen[addr] || g.isSelf(ip, port) {
-				continue
-			}
-			seen[addr] = true
-			addrs = append(addrs, addr)
-		}
-	}
-	return addrs, errs
-}
-
-func defaultLookupIP(ctx context.Context, host string) ([]net.IP, error) {
-	return net.DefaultResolver.LookupIP(ctx, "ip", host)
-}
 
 // isSelf reports whether ip:port reaches this node's own listener.
 func (g *Gossip) isSelf(ip net.IP, port int) bool {
@@ -155,8 +67,9 @@ func (g *Gossip) joinLoop() {
 }
 
 // joinUntilContact tries seeds and remembered members with jittered
-// exponential backoff until another node answers (or joins us). It returns
-// false when stopped.
+// exponential backoff until another node answers (or joins us). Seeds that
+// fail to resolve, or resolve to nothing, count as "not yet": it never gives
+// up on them. It returns false when stopped.
 func (g *Gossip) joinUntilContact() bool {
 	bo := newBackoff(g.cfg.JoinBackoffMin, g.cfg.JoinBackoffMax)
 	for attempt := 1; ; attempt++ {
@@ -175,12 +88,16 @@ func (g *Gossip) joinUntilContact() bool {
 		}
 		if n > 0 && g.hasPeers() {
 			g.joined.Store(true)
+			g.joinLog.recovered("join succeeded after failures", "attempt", attempt)
 			g.logger.Info("joined gossip pool", "contacted", n, "live_members", g.ml.NumMembers())
 			return true
 		}
 		wait := bo.next()
-		g.logger.Warn("could not join any seed or remembered member; retrying",
-			"attempt", attempt, "candidates", len(addrs), "retry_in", wait, "error", errors.Join(append(errs, err)...))
+		// An empty DNS answer at boot can last for hours: the warning is
+		// repeated only when it changes, or once a minute.
+		jerr := errors.Join(append(errs, err)...)
+		g.joinLog.failure(fmt.Sprint(len(addrs), jerr), "could not join any seed or remembered member; retrying",
+			"attempt", attempt, "candidates", len(addrs), "retry_in", wait, "error", jerr)
 		select {
 		case <-g.ctx.Done():
 			return false

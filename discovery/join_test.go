@@ -8,22 +8,30 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/internal/clock"
 )
 
 func TestParseSeed(t *testing.T) {
 	cases := map[string]struct {
 		in   string
-		host string
-		port int
+		want seed
 		bad  bool
 	}{
-		"ip":          {in: "10.0.0.1", host: "10.0.0.1", port: 7946},
-		"ip port":     {in: "10.0.0.1:8000", host: "10.0.0.1", port: 8000},
-		"ipv6":        {in: "::1", host: "::1", port: 7946},
-		"ipv6 braces": {in: "[::1]", host: "::1", port: 7946},
-		"ipv6 port":   {in: "[::1]:8000", host: "::1", port: 8000},
-		"name":        {in: "seeds.example.com", host: "seeds.example.com", port: 7946},
-		"name port":   {in: "localhost:1", host: "localhost", port: 1},
+		"ip":          {in: "10.0.0.1", want: seed{host: "10.0.0.1", port: 7946}},
+		"ip port":     {in: "10.0.0.1:8000", want: seed{host: "10.0.0.1", port: 8000}},
+		"ipv6":        {in: "::1", want: seed{host: "::1", port: 7946}},
+		"ipv6 braces": {in: "[::1]", want: seed{host: "::1", port: 7946}},
+		"ipv6 port":   {in: "[::1]:8000", want: seed{host: "::1", port: 8000}},
+		"name":        {in: "seeds.example.com", want: seed{host: "seeds.example.com", port: 7946}},
+		"fqdn":        {in: "seeds.example.com.", want: seed{host: "seeds.example.com.", port: 7946}},
+		"name port":   {in: "localhost:1", want: seed{host: "localhost", port: 1}},
+		"srv":         {in: "srv+_agent._tcp.agents.default.svc.cluster.local", want: seed{host: "_agent._tcp.agents.default.svc.cluster.local", srv: true}},
+		"srv port":    {in: "srv+_agent._tcp.example:7946", bad: true},
+		"srv ip":      {in: "srv+10.0.0.1", bad: true},
+		"srv empty":   {in: "srv+", bad: true},
 		"empty":       {in: "", bad: true},
 		"zero port":   {in: "a:0", bad: true},
 		"big port":    {in: "a:65536", bad: true},
@@ -35,17 +43,57 @@ func TestParseSeed(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			host, port, err := parseSeed(tc.in, 7946)
+			got, err := parseSeed(tc.in, 7946)
 			if tc.bad {
 				if err == nil {
-					t.Errorf("parseSeed(%q) = %s, %d; want an error", tc.in, host, port)
+					t.Errorf("parseSeed(%q) = %+v; want an error", tc.in, got)
 				}
 				return
 			}
-			if err != nil || host != tc.host || port != tc.port {
-				t.Errorf("parseSeed(%q) = %q, %d, %v; want %q, %d", tc.in, host, port, err, tc.host, tc.port)
+			if err != nil || got != tc.want {
+				t.Errorf("parseSeed(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// fakeResolver answers from maps and counts lookups.
+type fakeResolver struct {
+	ips     map[string][]net.IP
+	srv     map[string][]*net.SRV
+	lookups int
+}
+
+func (f *fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	f.lookups++
+	ips, ok := f.ips[host]
+	if !ok {
+		return nil, errors.New("no such host")
+	}
+	out := make([]net.IPAddr, len(ips))
+	for i, ip := range ips {
+		out[i] = net.IPAddr{IP: ip}
+	}
+	return out, nil
+}
+
+func (f *fakeResolver) LookupSRV(_ context.Context, _, _, name string) (string, []*net.SRV, error) {
+	f.lookups++
+	recs, ok := f.srv[name]
+	if !ok {
+		return "", nil, errors.New("no such host")
+	}
+	return name, recs, nil
+}
+
+// resolveOnly is a Gossip with just what resolve needs.
+func resolveOnly(r Resolver, self string, port int) *Gossip {
+	return &Gossip{
+		cfg:        Config{BindAddr: self, BindPort: port},
+		selfIP:     net.ParseIP(self),
+		selfPort:   port,
+		resolver:   r,
+		resolveLog: &rateLog{logger: hclog.NewNullLogger(), clock: clock.Real{}},
 	}
 }
 
@@ -53,32 +101,31 @@ func TestParseSeed(t *testing.T) {
 // one seed per record, with the default port, without this node, and that
 // lookups happen at every call (so DNS changes are followed).
 func TestResolveSeveralRecords(t *testing.T) {
-	records := []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("10.0.0.2"), net.ParseIP("10.0.0.3")}
-	lookups := 0
-	g := &Gossip{
-		cfg:      Config{BindAddr: "10.0.0.3", BindPort: 7000},
-		selfIP:   net.ParseIP("10.0.0.3"),
-		selfPort: 7000,
-		lookupIP: func(_ context.Context, host string) ([]net.IP, error) {
-			lookups++
-			if host != "seeds.internal" {
-				return nil, errors.New("no such host")
-			}
-			return records, nil
-		},
-	}
-	addrs, errs := g.resolve(context.Background(), []string{"seeds.internal", "10.0.0.1:7000", "missing.internal:1", "bad seed"})
-	want := []string{"10.0.0.1:7000", "10.0.0.2:7000"} // port defaults to BindPort; self and duplicate dropped
+	r := &fakeResolver{ips: map[string][]net.IP{
+		"seeds.internal": {net.ParseIP("10.0.0.1"), net.ParseIP("10.0.0.2"), net.ParseIP("10.0.0.3")},
+		"empty.internal": {},
+		"n1.internal":    {net.ParseIP("10.0.1.1")},
+	}, srv: map[string][]*net.SRV{
+		"_agent._tcp.internal": {{Target: "n1.internal", Port: 8001}, {Target: "gone.internal", Port: 8002}, {Target: ".", Port: 1}},
+	}}
+	g := resolveOnly(r, "10.0.0.3", 7000)
+	addrs, errs := g.resolve(context.Background(), []string{"seeds.internal", "10.0.0.1:7000", "missing.internal:1", "bad seed",
+		"empty.internal", "srv+_agent._tcp.internal"})
+	want := []string{"10.0.0.1:7000", "10.0.0.2:7000", "10.0.1.1:8001"} // port defaults to BindPort; self and duplicate dropped
 	if !slices.Equal(addrs, want) {
 		t.Errorf("addrs = %v, want %v", addrs, want)
 	}
-	if len(errs) != 2 {
-		t.Errorf("errs = %v, want the unknown name and the bad seed", errs)
+	if len(errs) != 3 {
+		t.Errorf("errs = %v, want the unknown name, the bad seed and the empty name", errs)
 	}
-	records = records[:1]
+	if got := g.resolveFailures.Load(); got != 2 {
+		t.Errorf("resolve failures = %d, want 2 (the unknown and the empty name; a bad seed is no lookup)", got)
+	}
+	r.ips["seeds.internal"] = r.ips["seeds.internal"][:1]
+	r.lookups = 0
 	addrs, _ = g.resolve(context.Background(), []string{"seeds.internal"})
-	if !slices.Equal(addrs, []string{"10.0.0.1:7000"}) || lookups != 3 {
-		t.Errorf("after DNS change: addrs = %v, lookups = %d", addrs, lookups)
+	if !slices.Equal(addrs, []string{"10.0.0.1:7000"}) || r.lookups != 1 {
+		t.Errorf("after DNS change: addrs = %v, lookups = %d", addrs, r.lookups)
 	}
 }
 

@@ -11,6 +11,9 @@ type gossipMetrics struct {
 	reg     prometheus.Registerer
 	members *membersCollector
 	dropped prometheus.Counter
+	// resolveFailures reads Gossip.resolveFailures at scrape time, so
+	// lookups made before registration are not lost.
+	resolveFailures prometheus.CounterFunc
 }
 
 // membersCollector computes gossip_members{status} from Members at scrape
@@ -48,6 +51,10 @@ func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
 			Name: "gossip_events_dropped_total",
 			Help: "Membership events dropped because the consumer did not keep up.",
 		}),
+		resolveFailures: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gossip_join_resolve_failures_total",
+			Help: "Seed name lookups (A/AAAA or SRV) that failed or found no address; each is retried with backoff.",
+		}, func() float64 { return float64(g.resolveFailures.Load()) }),
 	}
 	if err := reg.Register(m.members); err != nil {
 		return fmt.Errorf("discovery: register gossip_members: %w", err)
@@ -55,6 +62,11 @@ func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
 	if err := reg.Register(m.dropped); err != nil {
 		reg.Unregister(m.members)
 		return fmt.Errorf("discovery: register gossip_events_dropped_total: %w", err)
+	}
+	if err := reg.Register(m.resolveFailures); err != nil {
+		reg.Unregister(m.members)
+		reg.Unregister(m.dropped)
+		return fmt.Errorf("discovery: register gossip_join_resolve_failures_total: %w", err)
 	}
 	// Events dropped before registration (during memberlist start-up) are
 	// carried over so the counter agrees with Dropped. emit counts under the
@@ -71,4 +83,5 @@ func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
 func (m *gossipMetrics) unregister() {
 	m.reg.Unregister(m.members)
 	m.reg.Unregister(m.dropped)
+	m.reg.Unregister(m.resolveFailures)
 }

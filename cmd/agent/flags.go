@@ -47,14 +47,14 @@ func registerRunFlags(fs *flag.FlagSet) *runFlags {
 	fs.BoolVar(&rf.dev, "dev", false, "one self-bootstrapping agent on loopback with a temporary data dir, removed on exit")
 	bind(rf, "node-id", "node_id", func(c *agent.Config) *string { return &c.NodeID }, fs.StringVar, "node `ID` (default: generated once and kept in the data dir)")
 	bind(rf, "data-dir", "data_dir", func(c *agent.Config) *string { return &c.DataDir }, fs.StringVar, "`DIR` for Raft state, snapshots and the node ID")
-	bind(rf, "bind", "bind", func(c *agent.Config) *string { return &c.Bind }, fs.StringVar, "`IP` the gossip and Raft listeners bind")
-	bind(rf, "advertise", "advertise", func(c *agent.Config) *string { return &c.Advertise }, fs.StringVar, "`IP` other nodes use to reach this one (default: -bind, or the first private IPv4)")
+	bind(rf, "bind", "bind", func(c *agent.Config) *string { return &c.Bind }, fs.StringVar, "`IP` (or go-sockaddr template) the gossip and Raft listeners bind")
+	bind(rf, "advertise", "advertise", func(c *agent.Config) *string { return &c.Advertise }, fs.StringVar, "`IP` (or go-sockaddr template) other nodes use to reach this one (default: -bind, or the private IPv4 address)")
 	bind(rf, "gossip-port", "ports.gossip", func(c *agent.Config) *int { return &c.Ports.Gossip }, fs.IntVar, "gossip (memberlist) TCP and UDP `PORT`")
 	bind(rf, "raft-port", "ports.raft", func(c *agent.Config) *int { return &c.Ports.Raft }, fs.IntVar, "Raft `PORT`")
 	bind(rf, "raft-log-store", "raft.log_store", func(c *agent.Config) *string { return &c.Raft.LogStore }, fs.StringVar, "Raft log store for a new data dir: `wal` or boltdb (an existing raft.db or wal/ is kept)")
 	bind(rf, "http-addr", "http.addr", func(c *agent.Config) *string { return &c.HTTP.Addr }, fs.StringVar, "HTTP API listen `HOST:PORT`")
 	bindValue(rf, fs, "join", "join", func(c *agent.Config) *[]string { return &c.Join }, &stringsFlag{p: &rf.scratch.Join},
-		"seed `ADDR` to join: host:port, or a DNS name resolving to several seeds (repeatable; replaces join from the file)")
+		"seed `ADDR` to join: host[:port], srv+NAME (DNS SRV) or a template; names are re-resolved at every attempt (repeatable; replaces join from the file)")
 	bind(rf, "bootstrap-expect", "bootstrap_expect", func(c *agent.Config) *int { return &c.BootstrapExpect }, fs.IntVar, "wait for `N` servers in gossip, then form one cluster of them")
 	bindValue(rf, fs, "peer", "peers", func(c *agent.Config) *map[string]string { return &c.Peers }, &peersFlag{p: &rf.scratch.Peers},
 		"static peer `ID=HOST:PORT` (repeatable; replaces peers from the file)")

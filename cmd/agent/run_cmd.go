@@ -46,7 +46,8 @@ func (c *cli) cmdRun(args []string) int {
 	a, err := c.newAgent(cfg, logger)
 	if err != nil {
 		if ce := (*agent.ConfigError)(nil); errors.As(err, &ce) {
-			return c.configError(attribute(err, rf, nil))
+			// New resolves the address templates: name the file line too.
+			return c.configError(attribute(err, rf, src))
 		}
 		return c.fail(err)
 	}
