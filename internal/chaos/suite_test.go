@@ -43,6 +43,19 @@ type suiteConfig struct {
 	logStore  string // wal, boltdb or alternate
 }
 
+// logStoreSetting reads CHAOS_LOG_STORE, default alternate.
+func logStoreSetting(t *testing.T) string {
+	switch v := os.Getenv("CHAOS_LOG_STORE"); v {
+	case "":
+		return "alternate"
+	case "wal", "boltdb", "alternate":
+		return v
+	default:
+		t.Fatalf("CHAOS_LOG_STORE: %q is not wal, boltdb or alternate", v)
+		return ""
+	}
+}
+
 // storeFor is the log store of a runner's n-th run (from 0).
 func (cfg suiteConfig) storeFor(n int) string {
 	if cfg.logStore != "alternate" {
@@ -101,13 +114,7 @@ func loadSuiteConfig(t *testing.T) suiteConfig {
 		cfg.out = filepath.Join("..", "..", "results", "chaos")
 	}
 	cfg.buildTags = os.Getenv("CHAOS_BUILD_TAGS")
-	switch cfg.logStore = os.Getenv("CHAOS_LOG_STORE"); cfg.logStore {
-	case "":
-		cfg.logStore = "alternate"
-	case "wal", "boltdb", "alternate":
-	default:
-		t.Fatalf("CHAOS_LOG_STORE: %q is not wal, boltdb or alternate", cfg.logStore)
-	}
+	cfg.logStore = logStoreSetting(t)
 	switch v := os.Getenv("CHAOS_EXPECT"); v {
 	case "", "pass":
 	case "violations":
