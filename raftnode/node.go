@@ -127,7 +127,7 @@ func (n *Node) open() (err error) {
 	}()
 	if n.store, err = openStorage(storageOptions{
 		dir: n.opts.DataDir, logStore: n.opts.LogStore, walSegmentSize: n.opts.WALSegmentSize,
-		retain: n.opts.SnapshotRetain, logger: n.logger,
+		retain: n.opts.SnapshotRetain, logger: n.logger, wrapVFS: n.opts.wrapVFS,
 	}); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/raft-wal/types"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -138,6 +139,12 @@ type Options struct {
 	// override the timers; zero means "LAN default x Multiplier" (the commit
 	// timeout is not scaled).
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
+
+	// wrapVFS, settable only by this package's tests, wraps the file layer
+	// raft-wal writes its segments through, so a test can make the disk
+	// fail (ENOSPC) under a running node. nil, as it always is outside
+	// those tests, leaves raft-wal on its own default file layer.
+	wrapVFS func(types.VFS) types.VFS
 }
 
 // SetLoopbackTimers sets fast timers suited to clusters on one host (tests,

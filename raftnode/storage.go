@@ -13,7 +13,10 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
 	walmetrics "github.com/hashicorp/raft-wal/metrics"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -60,6 +63,7 @@ type storageOptions struct {
 	walSegmentSize int
 	retain         int
 	logger         hclog.Logger
+	wrapVFS        func(types.VFS) types.VFS // tests only; see Options.wrapVFS
 }
 
 // openStorage creates the data dir if needed, locks it, chooses the log
@@ -89,7 +93,7 @@ func openStorage(o storageOptions) (_ *storage, err error) {
 	s.path = filepath.Join(o.dir, storeFile(s.kind))
 	var store logStableStore
 	if s.kind == LogStoreWAL {
-		store, s.walMet, err = openWAL(s.path, o.walSegmentSize, o.logger)
+		store, s.walMet, err = openWAL(s.path, o.walSegmentSize, o.logger, o.wrapVFS)
 	} else {
 		store, err = openBolt(s.path)
 	}
@@ -109,21 +113,30 @@ func openStorage(o storageOptions) (_ *storage, err error) {
 	return s, nil
 }
 
-// openWAL opens (creating if needed) a raft-wal directory.
-func openWAL(dir string, segmentSize int, logger hclog.Logger) (logStableStore, *walmetrics.AtomicCollector, error) {
+// openWAL opens (creating if needed) a raft-wal directory. wrapVFS, non-nil
+// only in tests, wraps the file layer segments are written through.
+func openWAL(dir string, segmentSize int, logger hclog.Logger, wrapVFS func(types.VFS) types.VFS) (logStableStore, *walmetrics.AtomicCollector, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("raftnode: create %s: %w", dir, err)
 	}
 	met := walmetrics.NewAtomicCollector(wal.MetricDefinitions)
-	w, err := wal.Open(dir,
+	opts := sliceOf(
 		wal.WithSegmentSize(segmentSize),
 		wal.WithLogger(logger.Named("wal")),
 		wal.WithMetricsCollector(met))
+	if wrapVFS != nil {
+		opts = append(opts, wal.WithSegmentFiler(segment.NewFiler(dir, wrapVFS(walfs.New()))))
+	}
+	w, err := wal.Open(dir, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("raftnode: open write-ahead log %s: %w", dir, err)
 	}
 	return w, met, nil
 }
+
+// sliceOf returns its arguments as a slice. raft-wal's option type is
+// unexported; inference is the only way to hold its options in a variable.
+func sliceOf[T any](xs ...T) []T { return xs }
 
 // openBolt opens (creating if needed) raft.db.
 func openBolt(path string) (logStableStore, error) {

@@ -23,14 +23,22 @@ type agentProc struct {
 	log  string
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit error, valid once done is closed
+	// killed is set by kill: a SIGKILL the test meant, not a failure.
+	killed bool
 }
 
-// startProc starts the binary with args; the test's cleanup stops it with
-// SIGTERM, then SIGKILL if it does not exit in time.
+// startProc starts the binary with args on a fresh data dir; the test's
+// cleanup stops it with SIGTERM, then SIGKILL if it does not exit in time.
 func startProc(t *testing.T, id string, args ...string) *agentProc {
 	t.Helper()
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, id+".log")
+	return startProcIn(t, id, t.TempDir(), id+".log", args...)
+}
+
+// startProcIn is startProc on dir/data, logging to dir/logName, so a
+// process can be restarted on the data dir a previous one left.
+func startProcIn(t *testing.T, id, dir, logName string, args ...string) *agentProc {
+	t.Helper()
+	logPath := filepath.Join(dir, logName)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +67,9 @@ func startProc(t *testing.T, id string, args ...string) *agentProc {
 func (p *agentProc) stop(timeout time.Duration) error {
 	select {
 	case <-p.done:
+		if p.killed {
+			return nil
+		}
 		return p.err // already exited (and reaped)
 	default:
 	}
@@ -74,6 +85,14 @@ func (p *agentProc) stop(timeout time.Duration) error {
 		<-p.done
 		return fmt.Errorf("did not exit within %s of SIGTERM; killed", timeout)
 	}
+}
+
+// kill sends SIGKILL, as a crash or the OOM killer would, and waits for
+// the process to be reaped.
+func (p *agentProc) kill() {
+	p.killed = true
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 func (p *agentProc) tail() string {

@@ -37,6 +37,9 @@ type Options struct {
 	// Dir receives the run's artifacts: the schedule, the report and, on
 	// failure, the checker's HTML view, the history and every node's log.
 	Dir string
+	// LogStore is the Raft log store the cluster's agents run on ("wal" or
+	// "boltdb"); the report records it, so a failure names the store.
+	LogStore string
 	// KeepArtifacts keeps the logs and history of passing runs too.
 	KeepArtifacts bool
 	Logf          func(format string, args ...any)
@@ -71,9 +74,11 @@ func (o Options) withDefaults() Options {
 
 // Report is the outcome of one run.
 type Report struct {
-	Runner string        `json:"runner"`
-	Seed   uint64        `json:"seed"`
-	Faults []FaultRecord `json:"faults"`
+	Runner string `json:"runner"`
+	// LogStore is the Raft log store of the run's agents.
+	LogStore string        `json:"log_store"`
+	Seed     uint64        `json:"seed"`
+	Faults   []FaultRecord `json:"faults"`
 	// Operations counts client operations: acknowledged (OK, including
 	// failed compares and reads), of unknown fate, and failed.
 	Operations int `json:"operations"`
@@ -98,7 +103,7 @@ func (r Report) Passed() bool { return len(r.Violations) == 0 }
 // running; the caller closes it.
 func Run(ctx context.Context, c Cluster, opts Options) Report {
 	opts = opts.withDefaults()
-	rep := Report{Runner: c.Name(), Seed: opts.Seed, Dir: opts.Dir}
+	rep := Report{Runner: c.Name(), LogStore: opts.LogStore, Seed: opts.Seed, Dir: opts.Dir}
 	violate := func(format string, args ...any) {
 		v := fmt.Sprintf(format, args...)
 		rep.Violations = append(rep.Violations, v)

@@ -36,7 +36,7 @@ func dockerAnswers() bool {
 }
 
 func init() {
-	runners["docker"] = func(t *testing.T, cfg suiteConfig, seed uint64, logDir string) (chaos.Cluster, string) {
+	runners["docker"] = func(t *testing.T, cfg suiteConfig, seed uint64, store, logDir string) (chaos.Cluster, string) {
 		if testing.Short() {
 			return nil, "container runs skipped in -short mode"
 		}
@@ -49,7 +49,7 @@ func init() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		c, err := dockerrun.Start(ctx, dockerrun.Options{Image: img, Servers: 3, Logf: t.Logf})
+		c, err := dockerrun.Start(ctx, dockerrun.Options{Image: img, Servers: 3, LogStore: store, Logf: t.Logf})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func agentBinary(tags string) (string, error) {
 }
 
 func init() {
-	runners["process"] = func(t *testing.T, cfg suiteConfig, seed uint64, logDir string) (chaos.Cluster, string) {
+	runners["process"] = func(t *testing.T, cfg suiteConfig, seed uint64, store, logDir string) (chaos.Cluster, string) {
 		if testing.Short() {
 			return nil, "process runs skipped in -short mode"
 		}
@@ -43,7 +43,7 @@ func init() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		c, err := procrun.Start(ctx, procrun.Options{Binary: bin, Dir: t.TempDir(), Servers: 3, Logf: t.Logf})
+		c, err := procrun.Start(ctx, procrun.Options{Binary: bin, Dir: t.TempDir(), Servers: 3, LogStore: store, Logf: t.Logf})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,9 @@ import (
 //	                  with; pass the same to go test -tags
 //	CHAOS_EXPECT      "violations": the build is broken on purpose (a bite
 //	                  tag) and the test passes only if most runs fail
+//	CHAOS_LOG_STORE   Raft log store of every run: wal, boltdb, or
+//	                  alternate (default): each runner's even runs on wal,
+//	                  odd ones on boltdb, so make chaos crashes both
 type suiteConfig struct {
 	runs      map[string]int
 	duration  time.Duration
@@ -37,6 +40,31 @@ type suiteConfig struct {
 	out       string
 	buildTags string
 	expectBad bool
+	logStore  string // wal, boltdb or alternate
+}
+
+// logStoreSetting reads CHAOS_LOG_STORE, default alternate.
+func logStoreSetting(t *testing.T) string {
+	switch v := os.Getenv("CHAOS_LOG_STORE"); v {
+	case "":
+		return "alternate"
+	case "wal", "boltdb", "alternate":
+		return v
+	default:
+		t.Fatalf("CHAOS_LOG_STORE: %q is not wal, boltdb or alternate", v)
+		return ""
+	}
+}
+
+// storeFor is the log store of a runner's n-th run (from 0).
+func (cfg suiteConfig) storeFor(n int) string {
+	if cfg.logStore != "alternate" {
+		return cfg.logStore
+	}
+	if n%2 == 1 {
+		return "boltdb"
+	}
+	return "wal"
 }
 
 func loadSuiteConfig(t *testing.T) suiteConfig {
@@ -86,6 +114,7 @@ func loadSuiteConfig(t *testing.T) suiteConfig {
 		cfg.out = filepath.Join("..", "..", "results", "chaos")
 	}
 	cfg.buildTags = os.Getenv("CHAOS_BUILD_TAGS")
+	cfg.logStore = logStoreSetting(t)
 	switch v := os.Getenv("CHAOS_EXPECT"); v {
 	case "", "pass":
 	case "violations":
@@ -105,9 +134,10 @@ func contains[T comparable](list []T, v T) bool {
 	return false
 }
 
-// runner starts a cluster for one run; logDir is where it may keep node
-// logs. It returns a skip reason when the runner cannot run here.
-type runner func(t *testing.T, cfg suiteConfig, seed uint64, logDir string) (chaos.Cluster, string)
+// runner starts a cluster for one run whose agents use log store store;
+// logDir is where it may keep node logs. It returns a skip reason when the
+// runner cannot run here.
+type runner func(t *testing.T, cfg suiteConfig, seed uint64, store, logDir string) (chaos.Cluster, string)
 
 // runners is filled by the runner_*_test.go files, and cleanups with what
 // they leave to remove after every test (a built binary, an image).
@@ -151,6 +181,7 @@ func TestChaos(t *testing.T) {
 	}
 	deadline := time.Now().Add(cfg.duration)
 	var reports []chaos.Report
+	started := map[string]int{} // runs per runner so far
 	for i := 0; ; i++ {
 		var name string
 		switch {
@@ -163,10 +194,12 @@ func TestChaos(t *testing.T) {
 			break
 		}
 		seed := cfg.seed + uint64(i)
-		dir := filepath.Join(cfg.out, fmt.Sprintf("%s-%03d-%s-seed%d", stamp, i, name, seed))
+		store := cfg.storeFor(started[name])
+		started[name]++
+		dir := filepath.Join(cfg.out, fmt.Sprintf("%s-%03d-%s-%s-seed%d", stamp, i, name, store, seed))
 		var rep chaos.Report
-		t.Run(fmt.Sprintf("%s/seed=%d", name, seed), func(t *testing.T) {
-			rep = runOne(t, cfg, name, seed, dir)
+		t.Run(fmt.Sprintf("%s/%s/seed=%d", name, store, seed), func(t *testing.T) {
+			rep = runOne(t, cfg, name, store, seed, dir)
 		})
 		if rep.Runner != "" {
 			reports = append(reports, rep)
@@ -193,12 +226,12 @@ func TestChaos(t *testing.T) {
 }
 
 // runOne runs one seed on one runner and reports its violations.
-func runOne(t *testing.T, cfg suiteConfig, name string, seed uint64, dir string) chaos.Report {
+func runOne(t *testing.T, cfg suiteConfig, name, store string, seed uint64, dir string) chaos.Report {
 	logDir := filepath.Join(dir, "nodes")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c, skip := runners[name](t, cfg, seed, logDir)
+	c, skip := runners[name](t, cfg, seed, store, logDir)
 	if skip != "" {
 		t.Skip(skip)
 	}
@@ -210,20 +243,20 @@ func runOne(t *testing.T, cfg suiteConfig, name string, seed uint64, dir string)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.runTime+10*time.Minute)
 	defer cancel()
 	rep := chaos.Run(ctx, c, chaos.Options{
-		Seed: seed, Duration: cfg.runTime, Faults: cfg.faults, Dir: dir, Logf: t.Logf,
+		Seed: seed, Duration: cfg.runTime, Faults: cfg.faults, Dir: dir, Logf: t.Logf, LogStore: store,
 	})
 	var kinds []string
 	for _, f := range rep.Faults {
 		kinds = append(kinds, string(f.Kind))
 	}
-	t.Logf("%s seed %d: %d operations (%d ok, %d unknown, %d failed), faults %v, converged in %s, checked in %s, %d violations",
-		name, seed, rep.Operations, rep.OK, rep.Unknown, rep.Failed, kinds, rep.Convergence.Round(time.Millisecond),
+	t.Logf("%s on %s seed %d: %d operations (%d ok, %d unknown, %d failed), faults %v, converged in %s, checked in %s, %d violations",
+		name, store, seed, rep.Operations, rep.OK, rep.Unknown, rep.Failed, kinds, rep.Convergence.Round(time.Millisecond),
 		rep.CheckDuration.Round(time.Millisecond), len(rep.Violations))
 	if rep.Passed() {
 		_ = os.RemoveAll(logDir)
 		return rep
 	}
-	msg := fmt.Sprintf("%s seed %d: %d violations (artifacts in %s):\n  %s", name, seed, len(rep.Violations), dir,
+	msg := fmt.Sprintf("%s on %s seed %d: %d violations (artifacts in %s):\n  %s", name, store, seed, len(rep.Violations), dir,
 		strings.Join(rep.Violations, "\n  "))
 	if cfg.expectBad {
 		t.Log(msg)

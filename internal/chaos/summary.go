@@ -18,6 +18,9 @@ type Summary struct {
 	Failed     int            `json:"failed"`
 	Violations int            `json:"violations"`
 	ByRunner   map[string]int `json:"runs_by_runner"`
+	// ByLogStore counts runs per Raft log store: the suite alternates them
+	// so both get crashed.
+	ByLogStore map[string]int `json:"runs_by_log_store"`
 	Faults     []FaultSummary `json:"faults"`
 	// Convergence percentiles are over runs; CheckMax is the slowest
 	// linearizability check.
@@ -41,7 +44,7 @@ type FaultSummary struct {
 
 // Summarize aggregates reports.
 func Summarize(reports []Report) Summary {
-	s := Summary{ByRunner: map[string]int{}}
+	s := Summary{ByRunner: map[string]int{}, ByLogStore: map[string]int{}}
 	recovery := map[FaultKind][]time.Duration{}
 	outage := map[FaultKind][]time.Duration{}
 	injected := map[FaultKind]int{}
@@ -50,6 +53,9 @@ func Summarize(reports []Report) Summary {
 	for _, r := range reports {
 		s.Runs++
 		s.ByRunner[r.Runner]++
+		if r.LogStore != "" {
+			s.ByLogStore[r.LogStore]++
+		}
 		if !r.Passed() {
 			s.FailedRuns++
 		}
@@ -106,6 +112,14 @@ func (s Summary) Markdown() string {
 		runners = append(runners, fmt.Sprintf("%s %d", r, n))
 	}
 	sort.Strings(runners)
+	var stores []string
+	for st, n := range s.ByLogStore {
+		stores = append(stores, fmt.Sprintf("%s %d", st, n))
+	}
+	sort.Strings(stores)
+	if len(stores) > 0 {
+		runners = append(runners, "log store: "+strings.Join(stores, ", "))
+	}
 	fmt.Fprintf(&b, "| runs | failed runs | violations | operations | ok | unknown | failed | convergence p50 / p99 | slowest check |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %d (%s) | %d | %d | %d | %d | %d | %d | %s / %s | %s |\n\n",

@@ -62,6 +62,9 @@ func renderConfig(o *Options, n nodeConfig) []byte {
 	kv("  ", "profile", q(o.GossipProfile))
 	b.WriteString("}\n\nraft {\n")
 	kv("  ", "multiplier", i(o.RaftMultiplier))
+	if o.LogStore != "" {
+		kv("  ", "log_store", q(o.LogStore))
+	}
 	b.WriteString("}\n\nautopilot {\n")
 	kv("  ", "cleanup_dead_servers", "true")
 	kv("  ", "dead_server_reap_after", d(o.DeadServerReapAfter))

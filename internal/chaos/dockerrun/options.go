@@ -43,6 +43,9 @@ type Options struct {
 	GossipProfile string
 	// LogLevel is the agents' log_level. Default "info".
 	LogLevel string
+	// LogStore is raft.log_store ("wal" or "boltdb"); empty leaves the
+	// agent's default.
+	LogStore string
 }
 
 // withDefaults fills in the zero fields and checks the rest, before

@@ -15,7 +15,7 @@ import (
 // TestRenderConfig parses the generated file as HCL and checks the keys
 // the chaos invariants rely on are there with the chosen values.
 func TestRenderConfig(t *testing.T) {
-	o, err := Options{Servers: 3}.withDefaults()
+	o, err := Options{Servers: 3, LogStore: "boltdb"}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +59,7 @@ func TestRenderConfig(t *testing.T) {
 		{block("http"), "addr", `= "0.0.0.0:7070"`},
 		{block("gossip"), "profile", `= "lan"`},
 		{block("raft"), "multiplier", `= 1`},
+		{block("raft"), "log_store", `= "boltdb"`},
 		{block("autopilot"), "dead_server_reap_after", `= "3s"`},
 		{block("autopilot"), "server_stabilization_time", `= "2s"`},
 		{block("autopilot"), "last_contact_threshold", `= "1s"`},

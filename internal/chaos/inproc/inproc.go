@@ -36,6 +36,9 @@ type Options struct {
 	Seed int64
 	// LogDir receives one JSON log file per node, appended across restarts.
 	LogDir string
+	// LogStore is raft.log_store for every node ("wal" or "boltdb"); empty
+	// keeps agenttest's choice ($AGENT_TEST_LOG_STORE, default wal).
+	LogStore string
 }
 
 // Cluster is a chaos.Cluster of in-process agents.
@@ -43,6 +46,7 @@ type Cluster struct {
 	t        testing.TB
 	fn       *faultnet.Network
 	logDir   string
+	logStore string
 	settings chaos.AutopilotSettings
 
 	mu    sync.Mutex
@@ -72,7 +76,7 @@ func Start(t testing.TB, opts Options) (*Cluster, error) {
 	if opts.Servers == 0 {
 		opts.Servers = 3
 	}
-	c := &Cluster{t: t, fn: faultnet.NewNetwork(opts.Seed), logDir: opts.LogDir,
+	c := &Cluster{t: t, fn: faultnet.NewNetwork(opts.Seed), logDir: opts.LogDir, logStore: opts.LogStore,
 		settings: settingsFor(opts.Servers), nodes: map[string]*member{}}
 	// Registered before any node, so it runs after every node stopped.
 	t.Cleanup(func() { c.fn.Close() })
@@ -107,6 +111,9 @@ func (c *Cluster) start(id string, gossipPort int, seeds []string, expect int) e
 	cfg.Ports.Gossip = gossipPort
 	cfg.Join = seeds
 	cfg.BootstrapExpect = expect
+	if c.logStore != "" {
+		cfg.Raft.LogStore = c.logStore
+	}
 	cfg.Autopilot.MaxVoters = c.settings.MaxVoters
 	cfg.Autopilot.MinQuorum = c.settings.MinQuorum
 	cfg.Autopilot.DeadServerReapAfter = c.settings.DeadServerReapAfter

@@ -27,6 +27,9 @@ type Options struct {
 	Dir string
 	// Servers is how many servers bootstrap the cluster together. Default 3.
 	Servers int
+	// LogStore is raft.log_store in every node's config ("wal" or
+	// "boltdb"); empty leaves the agent's default.
+	LogStore string
 	// Logf, when set, hears of starts, kills and processes that exit on
 	// their own.
 	Logf func(format string, args ...any)
@@ -39,6 +42,7 @@ type Cluster struct {
 	binary   string
 	dir      string
 	settings chaos.AutopilotSettings
+	logStore string
 	logf     func(format string, args ...any)
 	hc       *http.Client
 
@@ -90,6 +94,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		binary:   binary,
 		dir:      dir,
 		settings: settingsFor(opts.Servers),
+		logStore: opts.LogStore,
 		logf:     logf,
 		hc:       &http.Client{Timeout: 2 * time.Second},
 		byID:     map[string]*node{},
@@ -145,6 +150,7 @@ func (c *Cluster) startServersLocked(n int) error {
 // addNodeLocked writes a node's config file and registers it. cfg.DataDir
 // is filled in.
 func (c *Cluster) addNodeLocked(cfg nodeConfig) (*node, error) {
+	cfg.LogStore = c.logStore
 	home := filepath.Join(c.dir, cfg.ID)
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("procrun: %w", err)

@@ -18,6 +18,7 @@ type nodeConfig struct {
 	HTTPPort        int
 	Join            []string // gossip seeds, host:port
 	BootstrapExpect int      // 0 for a server added to a running cluster
+	LogStore        string   // raft.log_store; empty: the agent's default
 }
 
 // autopilotTimers are the autopilot settings besides those in
@@ -66,6 +67,9 @@ func (c nodeConfig) render(s chaos.AutopilotSettings) string {
 	kv("  ", "profile", hclString("local"))
 	b.WriteString("}\n\nraft {\n")
 	kv("  ", "multiplier", "1")
+	if c.LogStore != "" {
+		kv("  ", "log_store", hclString(c.LogStore))
+	}
 	b.WriteString("}\n\nautopilot {\n")
 	kv("  ", "dead_server_reap_after", hclString(s.DeadServerReapAfter.String()))
 	kv("  ", "server_stabilization_time", hclString(serverStabilizationTime.String()))
