@@ -22,8 +22,11 @@ import (
 // Reads keep working: a full disk still serves what it holds.
 type diskFullVFS struct {
 	types.VFS
-	full   atomic.Bool
-	faults atomic.Int64 // operations failed so far
+	full atomic.Bool
+	// noCreate fails segment creates alone: a disk with room for the
+	// current segment's writes but not for a new preallocated segment.
+	noCreate atomic.Bool
+	faults   atomic.Int64 // operations failed so far
 }
 
 // enospc records a fault and returns the error the OS would.
@@ -33,7 +36,7 @@ func (v *diskFullVFS) enospc(op, path string) error {
 }
 
 func (v *diskFullVFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
-	if v.full.Load() {
+	if v.full.Load() || v.noCreate.Load() {
 		return nil, v.enospc("create", filepath.Join(dir, name))
 	}
 	f, err := v.VFS.Create(dir, name, size)

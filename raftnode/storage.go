@@ -124,10 +124,12 @@ func openWAL(dir string, segmentSize int, logger hclog.Logger, wrapVFS func(type
 		wal.WithSegmentSize(segmentSize),
 		wal.WithLogger(logger.Named("wal")),
 		wal.WithMetricsCollector(met))
+	var vfs types.VFS = walfs.New()
 	if wrapVFS != nil {
-		opts = append(opts, wal.WithSegmentFiler(segment.NewFiler(dir, wrapVFS(walfs.New()))))
+		vfs = wrapVFS(vfs)
 	}
-	w, err := wal.Open(dir, opts...)
+	opts = append(opts, wal.WithSegmentFiler(segment.NewFiler(dir, vfs)))
+	w, err := newHealingWAL(dir, segmentSize, vfs, logger.Named("wal"), func() (*wal.WAL, error) { return wal.Open(dir, opts...) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("raftnode: open write-ahead log %s: %w", dir, err)
 	}
