@@ -30,12 +30,18 @@ type agentProc struct {
 func startProc(t *testing.T, id string, args ...string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, id+".log")
+	return startProcIn(t, id, filepath.Join(dir, "data"), filepath.Join(dir, id+".log"), args...)
+}
+
+// startProcIn is startProc on a given data dir, logging to logPath; a test
+// restarts an agent on its data dir with it.
+func startProcIn(t *testing.T, id, dataDir, logPath string, args ...string) *agentProc {
+	t.Helper()
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", filepath.Join(dir, "data")}, args...)...)
+	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", dataDir}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN=")
 	if err := cmd.Start(); err != nil {
