@@ -328,6 +328,31 @@ func TestMigrateStoreEveryField(t *testing.T) {
 	}
 }
 
+// TestMigrateStoreCancelled: a cancelled run removes its copy and leaves
+// the source as the only store.
+func TestMigrateStoreCancelled(t *testing.T) {
+	dir := t.TempDir()
+	src, err := openBolt(filepath.Join(dir, boltFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.StoreLogs([]*raft.Log{{Index: 1, Term: 1}, {Index: 2, Term: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = migrateStore(ctx, migration{dir: dir, to: LogStoreWAL, segmentSize: migrateTestSegment})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled migration: %v", err)
+	}
+	if got := listDir(t, dir); got != "LOCK raft.db " {
+		t.Fatalf("data dir after a cancelled migration: %q", got)
+	}
+}
+
 // TestVerifyCopyDetectsDifferences compares stores directly.
 func TestVerifyCopyDetectsDifferences(t *testing.T) {
 	dir := t.TempDir()

@@ -48,21 +48,8 @@ func (c *cli) cmdRaftMigrateStore(args []string) int {
 
 	// SIGINT or SIGTERM cancels the copy; the half-written copy is removed
 	// and the data dir is left as it was.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	stop := c.notify(sigs)
+	ctx, stop := c.cancelOnSignal()
 	defer stop()
-	go func() {
-		select {
-		case s := <-sigs:
-			if s != syscall.SIGHUP {
-				cancel()
-			}
-		case <-ctx.Done():
-		}
-	}()
-
 	rep, err := raftnode.MigrateStore(ctx, *dataDir, *to, func(msg string) {
 		fmt.Fprintln(c.stdout, strings.TrimSpace(msg))
 	})
@@ -94,4 +81,29 @@ func (c *cli) printMigrateSummary(dataDir string, rep raftnode.MigrateReport) {
 			rep.Entries, rep.FirstIndex, rep.LastIndex, rep.Bytes)
 	}
 	fmt.Fprintf(c.stdout, "The old store is kept as %s; the agent removes it after its next successful start.\n", rep.Backup)
+}
+
+// cancelOnSignal returns a context that SIGINT or SIGTERM cancels, and the
+// function that stops watching for them.
+func (c *cli) cancelOnSignal() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	stopNotify := c.notify(sigs)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s != syscall.SIGHUP { // SIGHUP means reload to an agent; nothing to reload here
+					cancel()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		stopNotify()
+		cancel()
+	}
 }
