@@ -66,3 +66,17 @@ func (e *NotLeaderError) Is(target error) bool {
 // when the data dir's log store cannot be told for certain: it holds both
 // stores, or only the remains of an unfinished migration.
 var ErrStoreConflict = errors.New("raftnode: ambiguous log store in data dir")
+
+// Errors of MigrateStore. Each is wrapped with a message naming the data
+// dir and the files involved.
+var (
+	// ErrNoRaftState: the data dir holds neither log store, so there is
+	// nothing to migrate.
+	ErrNoRaftState = errors.New("raftnode: no raft state in data dir")
+	// ErrAlreadyOnStore: the data dir already uses the requested store. It is
+	// not a failure; the command that gets it has nothing to do.
+	ErrAlreadyOnStore = errors.New("raftnode: data dir already uses the requested log store")
+	// ErrMigrationMismatch: the copy differs from the store it was made
+	// from. The source is left as it was.
+	ErrMigrationMismatch = errors.New("raftnode: migrated copy does not match its source")
+)

@@ -66,10 +66,11 @@ func commands() []*command {
 	return []*command{
 		{name: "run", synopsis: "Run an agent until SIGINT or SIGTERM", run: (*cli).cmdRun},
 		{name: "members", synopsis: "List gossip members", run: (*cli).cmdMembers},
-		{name: "raft", synopsis: "Inspect and change the Raft configuration", subs: []*command{
+		{name: "raft", synopsis: "Inspect and change the Raft configuration and log store", subs: []*command{
 			{name: "peers", synopsis: "List the Raft servers", run: (*cli).cmdRaftPeers},
 			{name: "remove-peer", synopsis: "Remove a server from the Raft configuration", run: (*cli).cmdRaftRemovePeer},
 			{name: "transfer-leadership", synopsis: "Hand leadership to another voter", run: (*cli).cmdRaftTransfer},
+			{name: "migrate-store", synopsis: "Convert a stopped agent's Raft log store (wal, boltdb) in place", run: (*cli).cmdRaftMigrateStore},
 		}},
 		{name: "autopilot", synopsis: "Inspect autopilot", subs: []*command{
 			{name: "state", synopsis: "Show cluster health as autopilot sees it", run: (*cli).cmdAutopilotState},

@@ -83,6 +83,10 @@ func TestUsageErrors(t *testing.T) {
 		"cert bad node":      {[]string{"tls", "cert", "create", "-node", "../x"}, "not a valid node ID"},
 		"cert bad ip":        {[]string{"tls", "cert", "create", "-node", "n1", "-ip", "nope"}, `-ip "nope" is not an IP`},
 		"bad http addr":      {[]string{"members", "-http-addr", "ftp://x"}, "is not HOST:PORT"},
+		"migrate no dir":     {[]string{"raft", "migrate-store", "-to", "wal"}, "-data-dir is required"},
+		"migrate no to":      {[]string{"raft", "migrate-store", "-data-dir", "d"}, "-to is required"},
+		"migrate bad to":     {[]string{"raft", "migrate-store", "-data-dir", "d", "-to", "rocksdb"}, `-to must be wal or boltdb, got "rocksdb"`},
+		"migrate argument":   {[]string{"raft", "migrate-store", "-data-dir", "d", "-to", "wal", "x"}, `unexpected argument "x"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

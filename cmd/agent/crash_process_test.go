@@ -45,7 +45,7 @@ func (c *crashCluster) http(i int) string { return "127.0.0.1:" + strconv.Itoa(c
 // start (re)starts node i on its data dir with the same flags.
 func (c *crashCluster) start(i int) {
 	c.runs[i]++
-	c.procs[i] = startProcIn(c.t, c.id(i), c.dirs[i], fmt.Sprintf("%s-run%d.log", c.id(i), c.runs[i]),
+	c.procs[i] = startProcIn(c.t, c.id(i), filepath.Join(c.dirs[i], "data"), filepath.Join(c.dirs[i], fmt.Sprintf("%s-run%d.log", c.id(i), c.runs[i])),
 		"-bind", "127.0.0.1",
 		"-gossip-port", strconv.Itoa(c.ports[i]),
 		"-raft-port", strconv.Itoa(c.ports[3+i]),

@@ -31,19 +31,19 @@ type agentProc struct {
 // cleanup stops it with SIGTERM, then SIGKILL if it does not exit in time.
 func startProc(t *testing.T, id string, args ...string) *agentProc {
 	t.Helper()
-	return startProcIn(t, id, t.TempDir(), id+".log", args...)
+	dir := t.TempDir()
+	return startProcIn(t, id, filepath.Join(dir, "data"), filepath.Join(dir, id+".log"), args...)
 }
 
-// startProcIn is startProc on dir/data, logging to dir/logName, so a
-// process can be restarted on the data dir a previous one left.
-func startProcIn(t *testing.T, id, dir, logName string, args ...string) *agentProc {
+// startProcIn is startProc on a given data dir, logging to logPath; a test
+// restarts an agent on its data dir with it.
+func startProcIn(t *testing.T, id, dataDir, logPath string, args ...string) *agentProc {
 	t.Helper()
-	logPath := filepath.Join(dir, logName)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", filepath.Join(dir, "data")}, args...)...)
+	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", dataDir}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN=")
 	if err := cmd.Start(); err != nil {
