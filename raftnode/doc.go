@@ -1,19 +1,22 @@
-// Package raftnode runs one hashicorp/raft server for the agent: BoltDB log
-// and stable stores, file snapshots, a TCP or mutual-TLS transport, the
+// Package raftnode runs one hashicorp/raft server for the agent: a raft-wal
+// or BoltDB log and stable store, file snapshots, a TCP or mutual-TLS transport, the
 // bootstrap rules, a leadership channel, Prometheus metrics, and
 // context-aware wrappers over raft's futures. It takes any raft.FSM and
 // knows nothing of gossip, HTTP or the KV command format.
 //
 // # Lifecycle
 //
-// NewNode validates Options, opens DataDir/raft.db (wrapped in a 512-entry
-// log cache) and DataDir/snapshots, listens on BindAddr (or adopts
-// Options.Listener), starts raft and applies the bootstrap rules. Close shuts
-// raft down (without leaving the cluster, so a restart keeps its place), then
-// the transport and every connection it opened, then BoltDB, and unregisters
-// the metrics. Close is idempotent and leaves no goroutine behind. A data dir
-// can be open in one Node at a time; a second NewNode on it fails with
-// ErrDataDirInUse after a second instead of hanging on the file lock.
+// NewNode validates Options, locks DataDir (DataDir/LOCK), opens its log
+// store (DataDir/wal for raft-wal, the default for a new data dir, or
+// DataDir/raft.db for BoltDB; a data dir keeps the store it has, see
+// Options.LogStore and MigrateStore), wrapped in a 512-entry log cache, and
+// DataDir/snapshots, listens on BindAddr (or adopts Options.Listener), starts
+// raft and applies the bootstrap rules. Close shuts raft down (without
+// leaving the cluster, so a restart keeps its place), then the transport and
+// every connection it opened, then the log store, and unregisters the
+// metrics. Close is idempotent and leaves no goroutine behind. A data dir can
+// be open in one Node at a time; a second NewNode on it fails at once with
+// ErrDataDirInUse.
 //
 // # Bootstrap rules
 //
@@ -80,7 +83,7 @@
 // raft_state{state="leader|follower|candidate|shutdown"} (1 for the current
 // state), raft_term, raft_commit_index, raft_applied_index,
 // raft_last_contact_seconds (0 on the leader, -1 before any contact) and
-// raft_log_size_bytes (size of raft.db). Nodes in one process need separate
+// raft_log_size_bytes (size of wal/ or raft.db), raft_log_store_info{store}. Nodes in one process need separate
 // registries.
 //
 // # Mutations
