@@ -82,9 +82,10 @@
 // raft_apply_latency_seconds (histogram), and, read from raft when scraped,
 // raft_state{state="leader|follower|candidate|shutdown"} (1 for the current
 // state), raft_term, raft_commit_index, raft_applied_index,
-// raft_last_contact_seconds (0 on the leader, -1 before any contact) and
-// raft_log_size_bytes (size of wal/ or raft.db), raft_log_store_info{store}. Nodes in one process need separate
-// registries.
+// raft_last_contact_seconds (0 on the leader, -1 before any contact),
+// raft_log_size_bytes (size of wal/ or raft.db), raft_log_store_info{store}
+// and, on the WAL, raft-wal's counters as raft_wal_*. Nodes in one process
+// need separate registries.
 //
 // # Mutations
 //
