@@ -32,7 +32,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	if r.Body != nil {
-		b, err := io.ReadAll(r.Body)
+		b, err := readBody(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -56,7 +56,9 @@ func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, addr string, 
 		}
 	}
 	req.Header.Set(ForwardedHeader, "1")
-	s.logger.Debug("forwarding to the leader", "method", r.Method, "path", r.URL.Path, "leader_addr", addr)
+	if s.logger.IsDebug() { // spares building the arguments on every forwarded request
+		s.logger.Debug("forwarding to the leader", "method", r.Method, "path", r.URL.Path, "leader_addr", addr)
+	}
 	resp, err := s.fwd.Do(req)
 	if err != nil {
 		code := http.StatusServiceUnavailable
@@ -69,9 +71,11 @@ func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, addr string, 
 		return
 	}
 	defer resp.Body.Close()
+	// The names are canonical (TestHeaderKeysAreCanonical): copy the
+	// leader's values as they are, without canonicalising again.
 	for _, h := range forwardedResponseHeaders {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
+		if v := resp.Header[h]; len(v) > 0 {
+			w.Header()[h] = v
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
