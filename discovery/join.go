@@ -34,10 +34,13 @@ func (g *Gossip) joinEach(addrs []string) (int, error) {
 			break
 		}
 		if _, err := g.ml.Join([]string{a}); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, conflictCause(err))
 			continue
 		}
 		n++
+	}
+	if err := g.contactHolders(addrs); err != nil {
+		errs = append(errs, err)
 	}
 	return n, errors.Join(errs...)
 }
