@@ -62,6 +62,7 @@ func (d eventDelegate) NotifyJoin(n *memberlist.Node) {
 	m := d.g.table.join(id, addr, meta, d.g.clock.Now())
 	if id != d.g.cfg.NodeID {
 		d.g.joined.Store(true)
+		d.g.markSettled()
 	}
 	d.g.logger.Info("member joined", "member", id, "addr", addr)
 	d.g.emit(Event{Type: EventJoin, Member: m})

@@ -57,6 +57,8 @@ type Gossip struct {
 	metrics       *gossipMetrics
 
 	joined   atomic.Bool
+	settled  chan struct{} // closed when the first join phase ends (JoinSettled)
+	settle   sync.Once
 	dirty    chan struct{}
 	refusals *refusalLog
 	admitted admitCache
@@ -136,6 +138,7 @@ func newGossip(cfg Config) (*Gossip, error) {
 		resolver: cfg.Resolver,
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
+		settled:  make(chan struct{}),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
 		queries:  newKeyringQueries(),
 		run:      run,
@@ -230,12 +233,22 @@ func (g *Gossip) Join(addrs []string) (int, error) {
 		return n, fmt.Errorf("%w: %w", ErrJoin, errors.Join(append(errs, err)...))
 	}
 	g.joined.Store(true)
+	g.markSettled()
 	return n, nil
 }
 
 // Joined reports whether another member has been reached, by this node's
 // join or by another node joining this one. It stays true once set.
 func (g *Gossip) Joined() bool { return g.joined.Load() }
+
+// JoinSettled is closed once Start's first join phase is over: another
+// member was reached (by this node or by one joining it), or there was
+// nobody to reach (no seeds but this node, no remembered members), so this
+// node waits to be joined. While seeds fail or refuse, it stays open. It is
+// what an agent's readiness for a service manager waits for.
+func (g *Gossip) JoinSettled() <-chan struct{} { return g.settled }
+
+func (g *Gossip) markSettled() { g.settle.Do(func() { close(g.settled) }) }
 
 // Addr is this node's advertised gossip host:port.
 func (g *Gossip) Addr() string {

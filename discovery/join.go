@@ -78,11 +78,13 @@ func (g *Gossip) joinUntilContact() bool {
 	for attempt := 1; ; attempt++ {
 		if g.hasPeers() {
 			g.joined.Store(true)
+			g.markSettled()
 			return true
 		}
 		addrs, errs := g.joinCandidates(g.table.rememberedPeers(g.clock.Now(), g.cfg.DeadRetention))
 		if len(addrs) == 0 && len(errs) == 0 {
 			g.logger.Info("no seeds or remembered members to join; waiting for other nodes to join this one")
+			g.markSettled()
 			return true
 		}
 		n, err := g.joinEach(addrs)
@@ -93,6 +95,7 @@ func (g *Gossip) joinUntilContact() bool {
 			g.joined.Store(true)
 			g.joinLog.recovered("join succeeded after failures", "attempt", attempt)
 			g.logger.Info("joined gossip pool", "contacted", n, "live_members", g.ml.NumMembers())
+			g.markSettled()
 			return true
 		}
 		wait := bo.next()

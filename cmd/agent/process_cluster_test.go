@@ -29,6 +29,12 @@ type agentProc struct {
 // SIGTERM, then SIGKILL if it does not exit in time.
 func startProc(t *testing.T, id string, args ...string) *agentProc {
 	t.Helper()
+	return startProcEnv(t, id, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables (KEY=VALUE).
+func startProcEnv(t *testing.T, id string, env []string, args ...string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, id+".log")
 	logFile, err := os.Create(logPath)
@@ -37,7 +43,7 @@ func startProc(t *testing.T, id string, args ...string) *agentProc {
 	}
 	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", filepath.Join(dir, "data")}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN=")
+	cmd.Env = append(append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN="), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
