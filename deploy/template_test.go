@@ -29,12 +29,12 @@ func docker(ctx context.Context, timeout time.Duration, args ...string) (string,
 	return run(ctx, timeout, "", os.Environ(), "docker", args...)
 }
 
-// TestImageAddressTemplates runs the scratch image on a network the test
+// TestDockerImageAddressTemplates runs the scratch image on a network the test
 // creates, binding through a go-sockaddr template on eth0 and advertising
 // the default-route interface's address. The image has no `ip` binary, so
 // the default route must come from /proc/net/route; the agent must start,
 // elect itself and advertise the container's own IP for gossip and Raft.
-func TestImageAddressTemplates(t *testing.T) {
+func TestDockerImageAddressTemplates(t *testing.T) {
 	requireEngine(t)
 	id := randomID(t)
 	tag := "clusteragent/agent:test-" + id
