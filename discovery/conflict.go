@@ -52,9 +52,12 @@ type conflictState struct {
 	count atomic.Uint64
 
 	mu       sync.Mutex
-	reported map[string]time.Time // claimant address -> last ERROR
-	holders  map[string]time.Time // holder address -> last direct contact
+	reported map[string]time.Time    // claimant address -> last ERROR
+	holders  map[string]*holderState // holder address -> when seen, contacted
 }
+
+// holderState is one address a seed reported holding this node's ID.
+type holderState struct{ seen, contacted time.Time }
 
 // conflictReportInterval limits the ERROR (and the count) to one per
 // claimant address per interval: each alive message is relayed many times
@@ -159,7 +162,7 @@ func (g *Gossip) reportHolder(self, other string) {
 }
 
 func (g *Gossip) reportNewcomer(self, other string) {
-	g.conflicts.addHolder(other)
+	g.conflicts.addHolder(other, g.clock.Now())
 	if !g.conflicts.shouldReport(other, g.clock.Now()) {
 		return
 	}
@@ -185,30 +188,37 @@ func (c *conflictState) shouldReport(addr string, now time.Time) bool {
 	return true
 }
 
-func (c *conflictState) addHolder(addr string) {
+func (c *conflictState) addHolder(addr string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.holders[addr]; ok {
+	if c.holders == nil || len(c.holders) >= maxConflictAddrs {
+		c.holders = make(map[string]*holderState)
+	}
+	if h, ok := c.holders[addr]; ok {
+		h.seen = now
 		return
 	}
-	if c.holders == nil || len(c.holders) >= maxConflictAddrs {
-		c.holders = make(map[string]time.Time)
-	}
-	c.holders[addr] = time.Time{}
+	c.holders[addr] = &holderState{seen: now}
 }
 
 // holdersToContact returns the holders of this node's ID not among tried
-// and not contacted within conflictReportInterval, and marks them contacted.
+// and not contacted within conflictReportInterval, and marks them
+// contacted. A holder no seed has reported for two intervals is dropped:
+// the conflict is over (or was an earlier run of this node, now dead), and
+// its address must not be dialled forever.
 func (c *conflictState) holdersToContact(tried []string, now time.Time) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
-	for addr, last := range c.holders {
-		if slices.Contains(tried, addr) || now.Sub(last) < conflictReportInterval {
-			continue
+	for addr, h := range c.holders {
+		switch {
+		case now.Sub(h.seen) > 2*conflictReportInterval:
+			delete(c.holders, addr)
+		case slices.Contains(tried, addr) || (!h.contacted.IsZero() && now.Sub(h.contacted) < conflictReportInterval):
+		default:
+			h.contacted = now
+			out = append(out, addr)
 		}
-		c.holders[addr] = now
-		out = append(out, addr)
 	}
 	return out
 }

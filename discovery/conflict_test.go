@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -138,5 +139,29 @@ func TestRestartAtNewAddressStillRejoins(t *testing.T) {
 	})
 	if n := seed.NodeIDConflicts(); n != 0 {
 		t.Errorf("the seed, a third party, counted %d conflicts", n)
+	}
+}
+
+// TestHolderContactsAreBoundedAndForgotten: a holder address is dialled at
+// most once per interval, never when just tried, and forgotten once no
+// seed has reported it for two intervals.
+func TestHolderContactsAreBoundedAndForgotten(t *testing.T) {
+	var c conflictState
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.addHolder("10.0.0.1:7946", t0)
+	if got := c.holdersToContact([]string{"10.0.0.1:7946"}, t0); len(got) != 0 {
+		t.Errorf("contacted %v although just tried", got)
+	}
+	if got := c.holdersToContact(nil, t0); len(got) != 1 {
+		t.Errorf("first contact: %v", got)
+	}
+	if got := c.holdersToContact(nil, t0.Add(conflictReportInterval/2)); len(got) != 0 {
+		t.Errorf("contacted again within the interval: %v", got)
+	}
+	if got := c.holdersToContact(nil, t0.Add(conflictReportInterval)); len(got) != 1 {
+		t.Errorf("no contact after the interval: %v", got)
+	}
+	if got := c.holdersToContact(nil, t0.Add(3*conflictReportInterval)); len(got) != 0 || len(c.holders) != 0 {
+		t.Errorf("a holder unreported for three intervals: contacted %v, kept %v", got, c.holders)
 	}
 }
