@@ -50,6 +50,7 @@ vet:
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy/kubernetes && $(GO) run $(STATICCHECK) ./...
 
 ## fuzz: runs every fuzz target briefly (FUZZTIME each)
 fuzz:
@@ -95,6 +96,7 @@ run: build
 ## tidy-check: fails when go.mod or go.sum are not tidy
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	cd deploy/kubernetes && $(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
 	rm -rf bin results
