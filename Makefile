@@ -26,10 +26,12 @@ docker: build
 docker-test:
 	$(GO) test -count=1 -run Docker ./deploy/
 
-## test: every test, with the race detector; then the Raft and agent
+## test: every test, with the race detector; the Kubernetes manifests
+## test (its own module, deploy/kubernetes); then the Raft and agent
 ## suites again on the BoltDB log store (the default is the WAL)
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd deploy/kubernetes && $(GO) test -count=1 ./...
 	AGENT_TEST_LOG_STORE=boltdb $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./raftnode/... ./agent/...
 
 ## test-short: skips the long multi-node rounds
@@ -44,9 +46,11 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+	cd deploy/kubernetes && $(GO) vet ./...
 
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy/kubernetes && $(GO) run $(STATICCHECK) ./...
 
 ## fuzz: runs every fuzz target briefly (FUZZTIME each)
 fuzz:
@@ -92,6 +96,7 @@ run: build
 ## tidy-check: fails when go.mod or go.sum are not tidy
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	cd deploy/kubernetes && $(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
 	rm -rf bin results

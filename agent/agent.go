@@ -159,6 +159,12 @@ func (a *Agent) Registry() *prometheus.Registry { return a.registry }
 // Done is closed once the agent has stopped, whoever stopped it.
 func (a *Agent) Done() <-chan struct{} { return a.done }
 
+// GossipSettled is closed once the agent's first gossip join is over:
+// another member was reached, or there was none to reach (no seeds but this
+// node, no remembered members). Valid after Start; see
+// discovery.Gossip.JoinSettled.
+func (a *Agent) GossipSettled() <-chan struct{} { return a.gossip.JoinSettled() }
+
 // Start brings the agent up: HTTP listener, Raft, gossip, then the loops.
 // On error everything started so far is stopped again.
 func (a *Agent) Start(ctx context.Context) error {

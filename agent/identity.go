@@ -38,7 +38,7 @@ func loadIdentity(dir, configured string) (*identity, error) {
 	}
 	switch {
 	case id == "" && configured == "":
-		id = "node-" + randomHex(8)
+		id = newNodeID()
 		if err := writeIDFile(filepath.Join(dir, nodeIDFile), id); err != nil {
 			return nil, err
 		}
@@ -86,6 +86,21 @@ func (i *identity) SetClusterID(id string) (bool, error) {
 func newClusterID() string {
 	b := randomHex(16)
 	return b[0:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:32]
+}
+
+// newNodeID draws a random (version 4) UUID from crypto/rand: 122 random
+// bits, so two generated IDs never collide in practice. Two nodes with one
+// ID come only from a copied data dir, which gossip detects and refuses
+// (discovery/conflict.go). The form is the one Consul uses for its node IDs.
+func newNodeID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the platform is broken; nothing sane to do
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 func randomHex(n int) string {

@@ -62,6 +62,7 @@ func (d eventDelegate) NotifyJoin(n *memberlist.Node) {
 	m := d.g.table.join(id, addr, meta, d.g.clock.Now())
 	if id != d.g.cfg.NodeID {
 		d.g.joined.Store(true)
+		d.g.markSettled()
 	}
 	d.g.logger.Info("member joined", "member", id, "addr", addr)
 	d.g.emit(Event{Type: EventJoin, Member: m})
@@ -126,8 +127,13 @@ type mergeDelegate struct{ g *Gossip }
 
 var _ memberlist.MergeDelegate = mergeDelegate{}
 
-// NotifyMerge refuses the merge if any of the remote's nodes is refused.
+// NotifyMerge refuses the merge if any of the remote's nodes is refused, or
+// if the remote's state holds a live member with this node's ID at another
+// address (see conflict.go).
 func (d mergeDelegate) NotifyMerge(peers []*memberlist.Node) error {
+	if err := d.g.checkMergeConflict(peers); err != nil {
+		return err
+	}
 	for _, p := range peers {
 		if err := d.g.admit(p); err != nil {
 			return err

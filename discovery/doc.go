@@ -65,6 +65,13 @@
 // logged at warn with both IDs. A node with no cluster ID yet can join any
 // pool.
 //
+// Two live members with one node ID (a copied data dir) are refused too:
+// the holder and the newcomer each log an ERROR naming the ID and both
+// addresses and count it (NodeIDConflicts, gossip_node_id_conflicts_total),
+// and the newcomer's join fails with ErrNodeIDConflict. A node restarted
+// at a new address is not a conflict once its old address is dead; see
+// conflict.go for how the two are told apart.
+//
 // # Keyring and rotation
 //
 // The keys live in memberlist's keyring: the primary encrypts what this

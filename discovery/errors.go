@@ -33,6 +33,12 @@ var (
 	// ErrClusterMismatch is the reason a peer from another cluster is refused.
 	ErrClusterMismatch = errors.New("discovery: peer belongs to another cluster")
 
+	// ErrNodeIDConflict is the reason a join is refused when another live
+	// member, at another address, has this node's ID (two machines running
+	// from copies of one data dir). The message names the ID and both
+	// addresses.
+	ErrNodeIDConflict = errors.New("discovery: node ID in use by another live member")
+
 	// ErrInvalidPeersFile is returned when the remembered-members file cannot be
 	// decoded.
 	ErrInvalidPeersFile = errors.New("discovery: invalid remembered peers file")

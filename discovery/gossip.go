@@ -45,6 +45,10 @@ type Gossip struct {
 
 	meta     atomic.Pointer[localMeta]
 	updateMu sync.Mutex // serialises UpdateMeta
+	// run identifies this run of the node on the wire (Instance, Started);
+	// conflicts holds what duplicate-ID detection needs (conflict.go).
+	run       wireExtra
+	conflicts conflictState
 
 	events        chan Event
 	eventsMu      sync.RWMutex // guards eventsStopped and metrics against emit
@@ -53,6 +57,8 @@ type Gossip struct {
 	metrics       *gossipMetrics
 
 	joined   atomic.Bool
+	settled  chan struct{} // closed when the first join phase ends (JoinSettled)
+	settle   sync.Once
 	dirty    chan struct{}
 	refusals *refusalLog
 	admitted admitCache
@@ -116,9 +122,12 @@ func New(cfg Config) (*Gossip, error) {
 // newGossip builds the Gossip around a validated, defaulted config and loads
 // the remembered members; nothing is listening yet.
 func newGossip(cfg Config) (*Gossip, error) {
-	enc, err := EncodeMeta(cfg.Meta)
+	run := newRun()
+	enc, err := encodeMeta(cfg.Meta, run)
 	if err != nil {
-		return nil, err // unreachable: Validate encoded it
+		// Validate encoded Meta alone; the run's nonce and start time
+		// add about 50 bytes, which a Meta at the size limit lacks.
+		return nil, err
 	}
 	logger := cfg.Logger.Named("gossip")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -129,8 +138,10 @@ func newGossip(cfg Config) (*Gossip, error) {
 		resolver: cfg.Resolver,
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
+		settled:  make(chan struct{}),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
 		queries:  newKeyringQueries(),
+		run:      run,
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -163,6 +174,7 @@ func (g *Gossip) createMemberlist() error {
 	mc.Events = eventDelegate{g}
 	mc.Alive = aliveDelegate{g}
 	mc.Merge = mergeDelegate{g}
+	mc.Conflict = conflictDelegate{g}
 	if err := g.wrapTransport(mc); err != nil {
 		return err
 	}
@@ -179,6 +191,8 @@ func (g *Gossip) createMemberlist() error {
 	g.ml = ml
 	local := ml.LocalNode()
 	g.selfIP, g.selfPort = slices.Clone(local.Addr), int(local.Port)
+	self := local.Address()
+	g.conflicts.self.Store(&self)
 	return nil
 }
 
@@ -219,12 +233,22 @@ func (g *Gossip) Join(addrs []string) (int, error) {
 		return n, fmt.Errorf("%w: %w", ErrJoin, errors.Join(append(errs, err)...))
 	}
 	g.joined.Store(true)
+	g.markSettled()
 	return n, nil
 }
 
 // Joined reports whether another member has been reached, by this node's
 // join or by another node joining this one. It stays true once set.
 func (g *Gossip) Joined() bool { return g.joined.Load() }
+
+// JoinSettled is closed once Start's first join phase is over: another
+// member was reached (by this node or by one joining it), or there was
+// nobody to reach (no seeds but this node, no remembered members), so this
+// node waits to be joined. While seeds fail or refuse, it stays open. It is
+// what an agent's readiness for a service manager waits for.
+func (g *Gossip) JoinSettled() <-chan struct{} { return g.settled }
+
+func (g *Gossip) markSettled() { g.settle.Do(func() { close(g.settled) }) }
 
 // Addr is this node's advertised gossip host:port.
 func (g *Gossip) Addr() string {
@@ -295,7 +319,7 @@ func (g *Gossip) UpdateMeta(f func(*Meta)) error {
 	m := g.meta.Load().meta
 	f(&m)
 	m.ID = g.cfg.NodeID
-	enc, err := EncodeMeta(m)
+	enc, err := encodeMeta(m, g.run)
 	if err != nil {
 		return err
 	}
@@ -343,7 +367,9 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 func (g *Gossip) broadcastLeave(timeout time.Duration) error {
 	g.updateMu.Lock()
 	cur := g.meta.Load()
-	enc, err := encodeMeta(cur.meta, true)
+	leaving := g.run
+	leaving.Leaving = true
+	enc, err := encodeMeta(cur.meta, leaving)
 	if err == nil {
 		g.meta.Store(&localMeta{meta: cur.meta, encoded: enc})
 		// Must finish before the leave message: a newer message about this

@@ -34,10 +34,13 @@ func (g *Gossip) joinEach(addrs []string) (int, error) {
 			break
 		}
 		if _, err := g.ml.Join([]string{a}); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, conflictCause(err))
 			continue
 		}
 		n++
+	}
+	if err := g.contactHolders(addrs); err != nil {
+		errs = append(errs, err)
 	}
 	return n, errors.Join(errs...)
 }
@@ -75,11 +78,13 @@ func (g *Gossip) joinUntilContact() bool {
 	for attempt := 1; ; attempt++ {
 		if g.hasPeers() {
 			g.joined.Store(true)
+			g.markSettled()
 			return true
 		}
 		addrs, errs := g.joinCandidates(g.table.rememberedPeers(g.clock.Now(), g.cfg.DeadRetention))
 		if len(addrs) == 0 && len(errs) == 0 {
 			g.logger.Info("no seeds or remembered members to join; waiting for other nodes to join this one")
+			g.markSettled()
 			return true
 		}
 		n, err := g.joinEach(addrs)
@@ -90,6 +95,7 @@ func (g *Gossip) joinUntilContact() bool {
 			g.joined.Store(true)
 			g.joinLog.recovered("join succeeded after failures", "attempt", attempt)
 			g.logger.Info("joined gossip pool", "contacted", n, "live_members", g.ml.NumMembers())
+			g.markSettled()
 			return true
 		}
 		wait := bo.next()

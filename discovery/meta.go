@@ -78,11 +78,27 @@ type wireMeta struct {
 	// intent. It is not part of Meta: it describes the gossip member, not
 	// the node.
 	Leaving bool `json:"l,omitempty"`
+	// Instance and Started identify one run of the agent: a random nonce
+	// and the wall-clock start in Unix nanoseconds, both drawn when the
+	// Gossip is created. Two processes claiming one node ID (a copied data
+	// dir) are told apart by them, and Started says which came later (see
+	// conflict.go). Like Leaving they describe the gossip member, not the
+	// node, so they are not part of Meta.
+	Instance string `json:"n,omitempty"`
+	Started  int64  `json:"t,omitempty"`
 }
 
-func toWire(m Meta, leaving bool) wireMeta {
+// wireExtra is what the gossip layer adds to a node's Meta on the wire.
+type wireExtra struct {
+	Leaving  bool
+	Instance string
+	Started  int64
+}
+
+func toWire(m Meta, x wireExtra) wireMeta {
 	return wireMeta{ID: m.ID, ClusterID: m.ClusterID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr,
-		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Leaving: leaving}
+		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Leaving: x.Leaving,
+		Instance: x.Instance, Started: x.Started}
 }
 
 func (w wireMeta) meta() Meta {
@@ -134,9 +150,9 @@ func metaFieldErr(field, format string, args ...any) error {
 
 // EncodeMeta validates m and encodes it as a version byte followed by compact
 // JSON. It fails with ErrMetaTooLarge when the result exceeds MaxMetaSize.
-func EncodeMeta(m Meta) ([]byte, error) { return encodeMeta(m, false) }
+func EncodeMeta(m Meta) ([]byte, error) { return encodeMeta(m, wireExtra{}) }
 
-func encodeMeta(m Meta, leaving bool) ([]byte, error) {
+func encodeMeta(m Meta, x wireExtra) ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -146,7 +162,7 @@ func encodeMeta(m Meta, leaving bool) ([]byte, error) {
 	// HTML escaping would turn one byte into six and make the size limit
 	// depend on which characters a zone name happens to use.
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(toWire(m, leaving)); err != nil {
+	if err := enc.Encode(toWire(m, x)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidMeta, err)
 	}
 	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))

@@ -112,7 +112,7 @@ func TestDecodeMetaIgnoresUnknownKeys(t *testing.T) {
 }
 
 func TestLeavingFlagIsNotPartOfMeta(t *testing.T) {
-	b, err := encodeMeta(fullMeta(), true)
+	b, err := encodeMeta(fullMeta(), wireExtra{Leaving: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ type gossipMetrics struct {
 	// resolveFailures reads Gossip.resolveFailures at scrape time, so
 	// lookups made before registration are not lost.
 	resolveFailures prometheus.CounterFunc
+	// idConflicts reads Gossip.conflicts.count (conflict.go).
+	idConflicts prometheus.CounterFunc
 }
 
 // membersCollector computes gossip_members{status} from Members at scrape
@@ -55,6 +57,10 @@ func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
 			Name: "gossip_join_resolve_failures_total",
 			Help: "Seed name lookups (A/AAAA or SRV) that failed or found no address; each is retried with backoff.",
 		}, func() float64 { return float64(g.resolveFailures.Load()) }),
+		idConflicts: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gossip_node_id_conflicts_total",
+			Help: "Times another live member was found using this node's ID at another address (at most one per address per minute).",
+		}, func() float64 { return float64(g.NodeIDConflicts()) }),
 	}
 	if err := reg.Register(m.members); err != nil {
 		return fmt.Errorf("discovery: register gossip_members: %w", err)
@@ -67,6 +73,12 @@ func (g *Gossip) registerMetrics(reg prometheus.Registerer) error {
 		reg.Unregister(m.members)
 		reg.Unregister(m.dropped)
 		return fmt.Errorf("discovery: register gossip_join_resolve_failures_total: %w", err)
+	}
+	if err := reg.Register(m.idConflicts); err != nil {
+		reg.Unregister(m.members)
+		reg.Unregister(m.dropped)
+		reg.Unregister(m.resolveFailures)
+		return fmt.Errorf("discovery: register gossip_node_id_conflicts_total: %w", err)
 	}
 	// Events dropped before registration (during memberlist start-up) are
 	// carried over so the counter agrees with Dropped. emit counts under the
@@ -84,4 +96,5 @@ func (m *gossipMetrics) unregister() {
 	m.reg.Unregister(m.members)
 	m.reg.Unregister(m.dropped)
 	m.reg.Unregister(m.resolveFailures)
+	m.reg.Unregister(m.idConflicts)
 }

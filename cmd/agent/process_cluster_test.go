@@ -31,13 +31,26 @@ type agentProc struct {
 // cleanup stops it with SIGTERM, then SIGKILL if it does not exit in time.
 func startProc(t *testing.T, id string, args ...string) *agentProc {
 	t.Helper()
+	return startProcEnv(t, id, nil, args...)
+}
+
+// startProcEnv is startProc with extra environment variables (KEY=VALUE).
+func startProcEnv(t *testing.T, id string, env []string, args ...string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
-	return startProcIn(t, id, filepath.Join(dir, "data"), filepath.Join(dir, id+".log"), args...)
+	return startProcWith(t, id, env, filepath.Join(dir, "data"), filepath.Join(dir, id+".log"), args...)
 }
 
 // startProcIn is startProc on a given data dir, logging to logPath; a test
 // restarts an agent on its data dir with it.
 func startProcIn(t *testing.T, id, dataDir, logPath string, args ...string) *agentProc {
+	t.Helper()
+	return startProcWith(t, id, nil, dataDir, logPath, args...)
+}
+
+// startProcWith starts the binary with extra environment variables, on
+// dataDir, logging to logPath.
+func startProcWith(t *testing.T, id string, env []string, dataDir, logPath string, args ...string) *agentProc {
 	t.Helper()
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -45,7 +58,7 @@ func startProcIn(t *testing.T, id, dataDir, logPath string, args ...string) *age
 	}
 	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", dataDir}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN=")
+	cmd.Env = append(append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN="), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

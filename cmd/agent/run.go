@@ -16,6 +16,9 @@ type runningAgent interface {
 	HTTPAddr() string
 	// Reload re-reads the TLS files (SIGHUP).
 	Reload() error
+	// GossipSettled is closed once the first gossip join is over (READY=1
+	// for systemd, see sdnotify.go).
+	GossipSettled() <-chan struct{}
 }
 
 // newAgent builds the real agent. It is the only place cmd/agent reaches

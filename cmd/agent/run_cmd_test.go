@@ -67,6 +67,9 @@ func (f *fakeAgent) HTTPAddr() string {
 	return "127.0.0.1:7070"
 }
 
+// GossipSettled is never closed: the fake has no gossip.
+func (f *fakeAgent) GossipSettled() <-chan struct{} { return nil }
+
 // Reload answers as an agent without TLS does (the tests run -dev).
 func (f *fakeAgent) Reload() error { return agent.ErrTLSDisabled }
 

@@ -29,9 +29,16 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 		return code
 	}
 	logger.Info("agent running", "http_addr", a.HTTPAddr())
+	ready := readyWhen(a, cfg)
 	for {
 		select {
+		case <-ready:
+			ready = nil // sent once
+			logger.Info("agent ready", "http_addr", a.HTTPAddr())
+			notify("READY=1", logger)
 		case <-a.Done():
+			// Stopped by itself (agent leave): tell systemd it is on purpose.
+			notify("STOPPING=1", logger)
 			logger.Info("agent stopped")
 			return exitOK
 		case s := <-sigs:
@@ -75,6 +82,7 @@ func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error,
 // shutdown stops a gracefully, bounded in time; another SIGINT or SIGTERM
 // gives up on it and exits 1.
 func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hclog.Logger) int {
+	notify("STOPPING=1", logger)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout(cfg))
 	defer cancel()
 	done := make(chan error, 1)
