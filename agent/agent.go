@@ -276,6 +276,7 @@ func (a *Agent) startRaft(advertise string) error {
 		HeartbeatTimeout:   a.cfg.Tuning.RaftHeartbeatTimeout,
 		ElectionTimeout:    a.cfg.Tuning.RaftElectionTimeout,
 		LeaderLeaseTimeout: a.cfg.Tuning.RaftLeaderLeaseTimeout,
+		DisablePipeline:    a.cfg.Tuning.RaftDisablePipeline,
 	})
 	if err != nil {
 		a.mux.Close()

@@ -204,6 +204,9 @@ type Tuning struct {
 	AutopilotUpdateInterval time.Duration
 	// RaftHeartbeatTimeout etc. override the Raft timers (tests).
 	RaftHeartbeatTimeout, RaftElectionTimeout, RaftLeaderLeaseTimeout time.Duration
+	// RaftDisablePipeline turns off pipelined replication, for tests that
+	// move servers under the race detector (raftnode.Options.DisablePipeline).
+	RaftDisablePipeline bool
 	// Gossip timer overrides (tests).
 	GossipProbeInterval, GossipProbeTimeout, GossipInterval, GossipPushPullInterval time.Duration
 	GossipSuspicionMult                                                             int

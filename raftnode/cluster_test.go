@@ -206,3 +206,13 @@ func TestNoLeaderAnswersPromptly(t *testing.T) {
 		t.Fatalf("answers without a leader took %s", took)
 	}
 }
+
+// TestReplicatesWithoutPipelining: with DisablePipeline raft replicates one
+// AppendEntries at a time, and every entry still reaches every node.
+func TestReplicatesWithoutPipelining(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, []string{"a", "b", "c"}, func(o *Options) { o.DisablePipeline = true })
+	leader := waitLeader(t, nodes...)
+	applyN(t, leader, "w", 20)
+	waitApplied(t, 20, nodes...)
+}

@@ -142,7 +142,11 @@ func (n *Node) open() (err error) {
 	n.metrics = newNodeMetrics(n)
 	n.leaders = startLeaderForwarder(n.logger, n.metrics.leaderChanges)
 	n.meta = newMetaFSM(n.opts.FSM)
-	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.store, n.store.snaps, n.trans); err != nil {
+	var trans raft.Transport = n.trans
+	if n.opts.DisablePipeline {
+		trans = noPipelineTransport{n.trans}
+	}
+	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.store, n.store.snaps, trans); err != nil {
 		n.raft = nil
 		return fmt.Errorf("raftnode: start raft: %w", err)
 	}

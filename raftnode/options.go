@@ -135,6 +135,14 @@ type Options struct {
 	// SnapshotInterval is how often the snapshot threshold is checked.
 	// Default 30s.
 	SnapshotInterval time.Duration
+	// DisablePipeline replicates with one AppendEntries in flight per
+	// follower instead of pipelining them. Off in production (pipelining
+	// carries more writes per second). It exists for in-process tests that
+	// move a server to a new address under the race detector: raft v1.8.0
+	// reads a follower's address without its lock when a pipelined send
+	// fails, which races with the address update (hashicorp/raft#681, fixed
+	// upstream after the last release).
+	DisablePipeline bool
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and CommitTimeout
 	// override the timers; zero means "LAN default x Multiplier" (the commit
 	// timeout is not scaled).

@@ -302,3 +302,13 @@ func newTransport(s *streamLayer, logger hclog.Logger) *raft.NetworkTransport {
 		Logger:  logger.Named("transport"),
 	})
 }
+
+// noPipelineTransport is the network transport without pipelined
+// AppendEntries; see Options.DisablePipeline.
+type noPipelineTransport struct{ *raft.NetworkTransport }
+
+// AppendEntriesPipeline implements raft.Transport: not supported, so raft
+// keeps one AppendEntries in flight per follower.
+func (noPipelineTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
+}
