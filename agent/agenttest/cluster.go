@@ -30,7 +30,7 @@ type Node struct {
 	Config agent.Config
 	Agent  *agent.Agent
 
-	log     *testWriter
+	log     *testutil.TestLogWriter
 	faults  *faultnet.Network // set by WithFaults
 	logOut  *logOutput        // set by WithLogOutput
 	mu      sync.Mutex
@@ -83,11 +83,10 @@ func StartWith(t testing.TB, cfg agent.Config, opts ...Option) *Node {
 
 // TryStartWith is TryStart with options.
 func TryStartWith(t testing.TB, cfg agent.Config, opts ...Option) (*Node, error) {
-	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: &testWriter{t: t}}
+	n := &Node{t: t, ID: cfg.NodeID, Config: cfg, log: testutil.LogWriter(t)}
 	for _, opt := range opts {
 		opt(n)
 	}
-	t.Cleanup(n.log.close) // runs last: after Stop, nothing may log into t
 	if err := n.start(); err != nil {
 		return nil, err
 	}
@@ -280,27 +279,4 @@ func CountVoters(nodes []*Node) (voters, nonvoters []string, err error) {
 		}
 	}
 	return voters, nonvoters, nil
-}
-
-// testWriter sends logs to t.Log until the test ends; late lines from
-// goroutines still winding down are dropped rather than panicking.
-type testWriter struct {
-	t      testing.TB
-	mu     sync.Mutex
-	closed bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
 }

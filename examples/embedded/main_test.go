@@ -32,7 +32,7 @@ func startNode(t *testing.T, id string, bootstrap bool, join ...string) *server 
 		t.Fatal(err)
 	}
 	cfg.loopback = true
-	logger := hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testWriter{t}})
+	logger := hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testutil.LogWriter(t)})
 	s, err := start(cfg, logger)
 	if err != nil {
 		t.Fatalf("start %s: %v", id, err)
@@ -177,11 +177,3 @@ type memSink struct{ strings.Builder }
 func (*memSink) ID() string    { return "mem" }
 func (*memSink) Cancel() error { return nil }
 func (*memSink) Close() error  { return nil }
-
-// testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
