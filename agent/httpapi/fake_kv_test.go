@@ -104,3 +104,17 @@ func (f *fakeBackend) KVDelete(_ context.Context, key string, cas *uint64) (KVWr
 	delete(kv.entries, key)
 	return KVWrite{OK: true, Index: kv.index}, nil
 }
+
+// KVGetBlocking answers at once: the fake has no watches; the blocking
+// behaviour is tested against the real store (agent, kv).
+func (f *fakeBackend) KVGetBlocking(ctx context.Context, key string, stale bool, q BlockingQuery) (KVEntry, ReadMeta, error) {
+	e, meta, err := f.KVGet(ctx, key, stale)
+	meta.Index = max(meta.Index, 1)
+	return e, meta, err
+}
+
+func (f *fakeBackend) KVListBlocking(ctx context.Context, prefix string, stale bool, q BlockingQuery) ([]KVEntry, ReadMeta, error) {
+	out, meta, err := f.KVList(ctx, prefix, stale)
+	meta.Index = max(meta.Index, 1)
+	return out, meta, err
+}

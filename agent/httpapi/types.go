@@ -203,6 +203,14 @@ type Backend interface {
 	KVGet(ctx context.Context, key string, stale bool) (KVEntry, ReadMeta, error)
 	// KVList reads every key with the prefix, sorted, likewise.
 	KVList(ctx context.Context, prefix string, stale bool) ([]KVEntry, ReadMeta, error)
+	// KVGetBlocking is KVGet as a blocking read: it answers once the key
+	// changed (written or deleted) after q.Index, or when q.Wait passed.
+	// ReadMeta.Index is then the index to pass next (never 0), also with
+	// ErrNotFound.
+	KVGetBlocking(ctx context.Context, key string, stale bool, q BlockingQuery) (KVEntry, ReadMeta, error)
+	// KVListBlocking is KVList as a blocking read of everything under the
+	// prefix, likewise.
+	KVListBlocking(ctx context.Context, prefix string, stale bool, q BlockingQuery) ([]KVEntry, ReadMeta, error)
 	// KVPut writes a key once committed; cas as in CONTRACT.md (nil: none).
 	// ErrNotLeader on a follower.
 	KVPut(ctx context.Context, key string, value []byte, cas *uint64) (KVWrite, error)
