@@ -33,6 +33,7 @@ func kvCommands() []*command {
 		{name: "get", synopsis: "Print a key's value", run: (*cli).cmdKVGet},
 		{name: "delete", synopsis: "Delete a key", run: (*cli).cmdKVDelete},
 		{name: "list", synopsis: "List keys under a prefix", run: (*cli).cmdKVList},
+		{name: "watch", synopsis: "Print each change of a key or prefix until interrupted", run: (*cli).cmdKVWatch},
 	}
 }
 
