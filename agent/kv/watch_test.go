@@ -3,6 +3,8 @@ package kv
 import (
 	"bytes"
 	"context"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -182,6 +184,54 @@ func TestWatchChannelsStayOpenOnOtherWrites(t *testing.T) {
 	select {
 	case <-key:
 		t.Fatal("app/a's watch closed by a write of app/b")
+	default:
+	}
+}
+
+// TestManyIdleWatchers parks 10,000 watchers on distinct keys: writes to
+// other keys answer none of them, a write of one key answers exactly that
+// one, and the memory they hold is logged per watcher.
+func TestManyIdleWatchers(t *testing.T) {
+	const n = 10000
+	s := NewStore(DefaultLimits())
+	for i := range n {
+		mustOK(t, s, uint64(i+1), putData(t, "w/"+strconv.Itoa(i), "v", nil))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answered := make(chan string, n)
+	for i := range n {
+		key := "w/" + strconv.Itoa(i)
+		go func() {
+			if _, idx := s.Wait(ctx, Target{Key: key}, n, true); idx > n {
+				answered <- key
+			}
+		}()
+	}
+	next := uint64(n + 1)
+	for j := range 100 {
+		mustOK(t, s, next, putData(t, "other/"+strconv.Itoa(j), "x", nil))
+		next++
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	t.Logf("%d idle watchers: %d goroutines, ~%d bytes each (heap + stacks)", n, runtime.NumGoroutine(),
+		(int64(after.HeapInuse+after.StackInuse)-int64(before.HeapInuse+before.StackInuse))/n)
+	mustOK(t, s, next, putData(t, "w/4242", "new", nil))
+	select {
+	case key := <-answered:
+		if key != "w/4242" {
+			t.Fatalf("%s answered", key)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher of w/4242 did not answer")
+	}
+	select {
+	case key := <-answered:
+		t.Fatalf("%s answered too", key)
 	default:
 	}
 }
