@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 
 	iradix "github.com/hashicorp/go-immutable-radix"
 	"github.com/hashicorp/raft"
@@ -17,12 +18,16 @@ import (
 // unless noted.
 //
 //	header:    magic "AGKVSNAP" (8 bytes), version (1 byte)
-//	entry:     'E', key length, key, value length, value, create index, modify index
+//	lease:     'L', ID, TTL in nanoseconds
+//	entry:     'E', key length, key, value length, value, create index, modify index,
+//	           lease ID (0: none)
 //	tombstone: 'D', key length, key, delete index
 //	trailer:   'T', entry count, applied index, tombstone count, horizon,
-//	           CRC-32C (4 bytes, big endian)
+//	           lease count, CRC-32C (4 bytes, big endian)
 //
-// Entries come in strictly increasing key order, then tombstones, likewise.
+// Leases come first in increasing ID order (so an entry's lease is known
+// when the entry is read), then entries in strictly increasing key order,
+// then tombstones, likewise.
 // The checksum covers every byte before it, so a flipped bit anywhere is
 // caught, and the trailer makes a truncated stream distinguishable from a
 // short store. Version 1 (still read) had no tombstones and a trailer
@@ -34,6 +39,7 @@ const (
 	snapshotVersion = 2
 	tagEntry        = 'E'
 	tagTombstone    = 'D'
+	tagLease        = 'L'
 	tagTrailer      = 'T'
 	// snapshotBufSize is the only buffer Persist and Restore add.
 	snapshotBufSize = 64 << 10
@@ -85,9 +91,17 @@ func writeSnapshot(w io.Writer, st *state) error {
 	cw := &crcWriter{w: bw}
 	enc := recordEncoder{w: cw}
 	enc.write(append([]byte(snapshotMagic), snapshotVersion))
+	st.leases.Root().Walk(func(k []byte, v any) bool {
+		enc.buf = append(enc.buf[:0], tagLease)
+		enc.buf = binary.AppendUvarint(enc.buf, binary.BigEndian.Uint64(k))
+		enc.buf = binary.AppendUvarint(enc.buf, uint64(v.(*lease).ttl))
+		enc.write(enc.buf)
+		return enc.err != nil
+	})
 	var n uint64
 	st.tree.Root().Walk(func(k []byte, v any) bool {
 		enc.record(k, v.(*entry))
+		enc.uvarint(v.(*entry).lease)
 		n++
 		return enc.err != nil
 	})
@@ -110,6 +124,7 @@ func writeSnapshot(w io.Writer, st *state) error {
 	enc.buf = binary.AppendUvarint(enc.buf, st.applied)
 	enc.buf = binary.AppendUvarint(enc.buf, uint64(st.tombs.Len()))
 	enc.buf = binary.AppendUvarint(enc.buf, st.horizon)
+	enc.buf = binary.AppendUvarint(enc.buf, uint64(st.leases.Len()))
 	enc.write(enc.buf)
 	if enc.err != nil {
 		return enc.err
@@ -196,13 +211,16 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if err := sr.header(); err != nil {
 		return nil, err
 	}
-	rs := &restoring{txn: iradix.New().Txn(), tombs: iradix.New().Txn(), order: iradix.New().Txn()}
+	rs := &restoring{txn: iradix.New().Txn(), tombs: iradix.New().Txn(), order: iradix.New().Txn(),
+		leases: iradix.New().Txn(), leaseKeys: iradix.New().Txn()}
 	for {
 		tag, err := sr.ReadByte()
 		if err != nil {
 			return nil, sr.readErr(err, "before the trailer")
 		}
 		switch {
+		case tag == tagLease && sr.version >= 2 && rs.count == 0 && rs.tombCount == 0:
+			err = rs.lease(sr)
 		case tag == tagEntry && rs.tombCount == 0:
 			err = rs.entry(sr)
 		case tag == tagTombstone && sr.version >= 2:
@@ -221,6 +239,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 // restoring is the state readSnapshot builds, with what it has counted.
 type restoring struct {
 	txn, tombs, order  *iradix.Txn
+	leases, leaseKeys  *iradix.Txn
+	leaseCount, prevID uint64
 	prev, prevTomb     []byte
 	count, maxModify   uint64
 	tombCount, maxTomb uint64
@@ -232,11 +252,43 @@ func (rs *restoring) entry(sr *snapReader) error {
 	if err != nil {
 		return err
 	}
+	if sr.version >= 2 {
+		if ent.lease, err = sr.uvarint("lease ID"); err != nil {
+			return err
+		}
+		if _, ok := rs.leases.Get(leaseKey(ent.lease)); ent.lease != 0 && !ok {
+			return sr.corrupt("%s is attached to lease %d, which the snapshot does not hold", quoteKey(key), ent.lease)
+		}
+		if ent.lease != 0 {
+			rs.leaseKeys.Insert(append(leaseKey(ent.lease), key...), nil)
+		}
+	}
 	rs.txn.Insert(key, ent)
 	rs.prev, rs.count, rs.maxModify = key, rs.count+1, max(rs.maxModify, ent.modify)
 	if rs.count%restoreBatch == 0 {
 		rs.txn = rs.txn.CommitOnly().Txn()
 	}
+	return nil
+}
+
+// lease reads one lease record: IDs increasing, a TTL within bounds.
+func (rs *restoring) lease(sr *snapReader) error {
+	id, err := sr.uvarint("lease ID")
+	if err != nil {
+		return err
+	}
+	ttl, err := sr.uvarint("lease TTL")
+	if err != nil {
+		return err
+	}
+	if id <= rs.prevID {
+		return sr.corrupt("lease %d is not after lease %d", id, rs.prevID)
+	}
+	if ttl > uint64(MaxLeaseTTL) || ValidateLeaseTTL(time.Duration(ttl)) != nil {
+		return sr.corrupt("lease %d has TTL %d ns, outside %s..%s", id, ttl, MinLeaseTTL, MaxLeaseTTL)
+	}
+	rs.leases.Insert(leaseKey(id), &lease{ttl: time.Duration(ttl)})
+	rs.prevID, rs.leaseCount = id, rs.leaseCount+1
 	return nil
 }
 
@@ -417,12 +469,15 @@ func (sr *snapReader) trailer(rs *restoring) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	wantTombs, horizon := uint64(0), applied // version 1: see the format comment
+	wantTombs, horizon, wantLeases := uint64(0), applied, uint64(0) // version 1: see the format comment
 	if sr.version >= 2 {
 		if wantTombs, err = sr.uvarint("tombstone count"); err != nil {
 			return nil, err
 		}
 		if horizon, err = sr.uvarint("horizon"); err != nil {
+			return nil, err
+		}
+		if wantLeases, err = sr.uvarint("lease count"); err != nil {
 			return nil, err
 		}
 	}
@@ -437,12 +492,16 @@ func (sr *snapReader) trailer(rs *restoring) (*state, error) {
 	if err := sr.checkCounts(rs, want, wantTombs, applied, horizon); err != nil {
 		return nil, err
 	}
+	if wantLeases != rs.leaseCount || rs.prevID > applied {
+		return nil, sr.corrupt("trailer says %d leases, the stream has %d (the last ID %d, applied %d)", wantLeases, rs.leaseCount, rs.prevID, applied)
+	}
 	if _, err := sr.r.ReadByte(); err == nil {
 		return nil, sr.corrupt("data after the trailer")
 	} else if !errors.Is(err, io.EOF) {
 		return nil, sr.readErr(err, "after the trailer")
 	}
 	return &state{tree: rs.txn.CommitOnly(), tombs: rs.tombs.CommitOnly(), order: rs.order.CommitOnly(),
+		leases: rs.leases.CommitOnly(), leaseKeys: rs.leaseKeys.CommitOnly(),
 		horizon: horizon, applied: applied, restored: make(chan struct{})}, nil
 }
 

@@ -35,6 +35,8 @@ type entry struct {
 	value  []byte
 	create uint64
 	modify uint64
+	// lease is the ID of the lease the key is attached to, 0 for none.
+	lease uint64
 }
 
 // export copies e out for a reader, so nobody outside can change the
@@ -57,7 +59,10 @@ type state struct {
 	tombs   *iradix.Tree
 	order   *iradix.Tree
 	horizon uint64
-	applied uint64
+	// leases holds the leases by leaseKey(id) (*lease); leaseKeys holds
+	// leaseKey(id)+key for every key attached to one (see lease.go).
+	leases, leaseKeys *iradix.Tree
+	applied           uint64
 	// restored is closed when Restore replaces this state wholesale, which
 	// no watch channel of the old tree reports; every state published
 	// between two restores shares it.
@@ -66,7 +71,8 @@ type state struct {
 
 // newState returns an empty state.
 func newState() *state {
-	return &state{tree: iradix.New(), tombs: iradix.New(), order: iradix.New(), restored: make(chan struct{})}
+	return &state{tree: iradix.New(), tombs: iradix.New(), order: iradix.New(),
+		leases: iradix.New(), leaseKeys: iradix.New(), restored: make(chan struct{})}
 }
 
 // Store is the replicated key/value state machine: a raft.FSM applying
@@ -117,6 +123,7 @@ func NewStore(l Limits) *Store {
 		p, err := decodeDelete(payload, s.limits)
 		return s.applyCommand(index, Command{Delete: true, Key: p.Key, CAS: p.CAS}, err)
 	})
+	s.handleLeases()
 	s.cur.Store(newState())
 	return s
 }
@@ -180,8 +187,8 @@ func (s *Store) publish(prev *state, applied uint64) {
 	w := s.w
 	s.w = nil
 	next := w.commit(prev, applied)
-	if next.applied != prev.applied || next.tree.Root() != prev.tree.Root() ||
-		next.tombs.Root() != prev.tombs.Root() || next.horizon != prev.horizon {
+	if next.applied != prev.applied || next.tree.Root() != prev.tree.Root() || next.tombs.Root() != prev.tombs.Root() ||
+		next.horizon != prev.horizon || next.leases.Root() != prev.leases.Root() || next.leaseKeys.Root() != prev.leaseKeys.Root() {
 		s.cur.Store(next)
 	}
 	w.data.Notify()
@@ -201,16 +208,20 @@ func (s *Store) applyCommand(index uint64, c Command, decodeErr error) any {
 
 func (s *Store) applyPut(index uint64, p Command) any {
 	key := []byte(p.Key) // the tree keeps this slice: it must be fresh
-	create, modify := index, uint64(0)
+	create, modify, oldLease := index, uint64(0), uint64(0)
 	if v, ok := s.w.data.Get(key); ok {
 		old := v.(*entry)
-		create, modify = old.create, old.modify
+		create, modify, oldLease = old.create, old.modify, old.lease
+	}
+	if p.Lease != 0 && !s.w.hasLease(p.Lease) {
+		return fmt.Errorf("entry %d: %w: %d", index, ErrLeaseNotFound, p.Lease)
 	}
 	if p.CAS != nil && *p.CAS != modify {
 		return Result{OK: false, Index: index}
 	}
-	s.w.data.Insert(key, &entry{value: p.Value, create: create, modify: index})
+	s.w.data.Insert(key, &entry{value: p.Value, create: create, modify: index, lease: p.Lease})
 	s.w.dropTomb(key)
+	s.w.moveLeaseKey(key, oldLease, p.Lease)
 	return Result{OK: true, Index: index}
 }
 
@@ -229,6 +240,7 @@ func (s *Store) applyDelete(index uint64, p Command) any {
 	if exists {
 		s.w.data.Delete(key)
 		s.w.addTomb(key, index, s.limits.tombstoneCap())
+		s.w.moveLeaseKey(key, v.(*entry).lease, 0)
 	}
 	return Result{OK: true, Index: index}
 }

@@ -26,6 +26,7 @@ import (
 // through, plus the horizon as it moves.
 type writeTxn struct {
 	data, tombs, order *iradix.Txn
+	leases, leaseKeys  *iradix.Txn
 	horizon            uint64
 	// ntombs is the tombstone count (iradix.Txn does not tell it).
 	ntombs int
@@ -35,7 +36,8 @@ type writeTxn struct {
 // watchers watch keys, and a tombstone is always written together with
 // the delete of its key, which already wakes them.
 func newWriteTxn(st *state) *writeTxn {
-	w := &writeTxn{data: st.tree.Txn(), tombs: st.tombs.Txn(), order: st.order.Txn(), horizon: st.horizon, ntombs: st.tombs.Len()}
+	w := &writeTxn{data: st.tree.Txn(), tombs: st.tombs.Txn(), order: st.order.Txn(),
+		leases: st.leases.Txn(), leaseKeys: st.leaseKeys.Txn(), horizon: st.horizon, ntombs: st.tombs.Len()}
 	w.data.TrackMutate(true)
 	return w
 }
@@ -44,12 +46,14 @@ func newWriteTxn(st *state) *writeTxn {
 // does not notify watchers: the caller does, once the state is published.
 func (w *writeTxn) commit(prev *state, applied uint64) *state {
 	return &state{
-		tree:     w.data.CommitOnly(),
-		tombs:    w.tombs.CommitOnly(),
-		order:    w.order.CommitOnly(),
-		horizon:  w.horizon,
-		applied:  applied,
-		restored: prev.restored,
+		tree:      w.data.CommitOnly(),
+		tombs:     w.tombs.CommitOnly(),
+		order:     w.order.CommitOnly(),
+		leases:    w.leases.CommitOnly(),
+		leaseKeys: w.leaseKeys.CommitOnly(),
+		horizon:   w.horizon,
+		applied:   applied,
+		restored:  prev.restored,
 	}
 }
 

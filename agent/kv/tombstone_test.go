@@ -136,7 +136,7 @@ func (sb *snapBuilder) tombstone(key string, index uint64) *snapBuilder {
 
 // trailer2 appends a version-2 trailer and the checksum.
 func (sb *snapBuilder) trailer2(count, applied, tombs, horizon uint64) []byte {
-	sb.raw(tagTrailer).uv(count).uv(applied).uv(tombs).uv(horizon)
+	sb.raw(tagTrailer).uv(count).uv(applied).uv(tombs).uv(horizon).uv(0)
 	return binary.BigEndian.AppendUint32(sb.b, crc32.Checksum(sb.b, castagnoli))
 }
 
@@ -146,8 +146,9 @@ func TestRestoreRejectsBadTombstones(t *testing.T) {
 		msg  string
 	}{
 		"tombstone in v1":     {newBuilder(1).tombstone("a", 1).trailer(0, 5), "unexpected record tag 0x44"},
-		"entry after tomb":    {newBuilder(2).tombstone("a", 1).entry("b", "x", 2, 2).trailer2(1, 5, 1, 0), "unexpected record tag 0x45"},
-		"live and tombstoned": {newBuilder(2).entry("a", "x", 2, 2).tombstone("a", 1).trailer2(1, 5, 1, 0), "both a live key and a tombstone"},
+		"entry after tomb":    {newBuilder(2).tombstone("a", 1).entry("b", "x", 2, 2).uv(0).trailer2(1, 5, 1, 0), "unexpected record tag 0x45"},
+		"live and tombstoned": {newBuilder(2).entry("a", "x", 2, 2).uv(0).tombstone("a", 1).trailer2(1, 5, 1, 0), "both a live key and a tombstone"},
+		"unknown lease":       {newBuilder(2).entry("a", "x", 2, 2).uv(7).trailer2(1, 5, 0, 0), "attached to lease 7, which the snapshot does not hold"},
 		"out of order":        {newBuilder(2).tombstone("b", 1).tombstone("a", 2).trailer2(0, 5, 2, 0), "is not after"},
 		"index zero":          {newBuilder(2).tombstone("a", 0).trailer2(0, 5, 1, 0), "delete index 0"},
 		"index > applied":     {newBuilder(2).tombstone("a", 9).trailer2(0, 5, 1, 0), "delete index 9, above the applied index 5"},
