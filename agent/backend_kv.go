@@ -129,6 +129,9 @@ func (a *Agent) kvWrite(ctx context.Context, m raftnode.Mutation) (httpapi.KVWri
 	case kv.Result:
 		return httpapi.KVWrite{OK: r.OK, Index: r.Index}, nil
 	case error:
+		if errors.Is(r, kv.ErrLeaseNotFound) {
+			return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrNotFound, r)
+		}
 		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, r)
 	}
 	return httpapi.KVWrite{}, fmt.Errorf("unexpected state machine response %T", res.Response)

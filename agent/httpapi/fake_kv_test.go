@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // fakeKV is the key/value part of fakeBackend: a map with the contract's
@@ -117,4 +118,26 @@ func (f *fakeBackend) KVListBlocking(ctx context.Context, prefix string, stale b
 	out, meta, err := f.KVList(ctx, prefix, stale)
 	meta.Index = max(meta.Index, 1)
 	return out, meta, err
+}
+
+// The fake has no leases: lease calls answer not found; the lease
+// behaviour is tested against real agents (agent package).
+func (f *fakeBackend) KVPutLease(context.Context, string, []byte, *uint64, uint64) (KVWrite, error) {
+	return KVWrite{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseGrant(_ context.Context, ttl time.Duration) (LeaseInfo, error) {
+	return LeaseInfo{ID: "1", TTL: ttl.String()}, nil
+}
+
+func (f *fakeBackend) LeaseRenew(context.Context, uint64) (LeaseInfo, error) {
+	return LeaseInfo{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseRevoke(context.Context, uint64) (KVWrite, error) {
+	return KVWrite{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseShow(context.Context, uint64) (LeaseDetail, error) {
+	return LeaseDetail{}, fmt.Errorf("%w: lease", ErrNotFound)
 }

@@ -154,15 +154,37 @@ func (s *Server) handleKVPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing key in the path: PUT /v1/kv/{key}")
 		return
 	}
+	lease, ok := parseLeaseQuery(w, r)
+	if !ok {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.onLeader(w, r, body, func() error {
+		if lease != 0 {
+			res, err := s.b.KVPutLease(r.Context(), key, body, cas, lease)
+			return s.kvWriteResult(w, r, res, err)
+		}
 		res, err := s.b.KVPut(r.Context(), key, body, cas)
 		return s.kvWriteResult(w, r, res, err)
 	})
+}
+
+// parseLeaseQuery reads ?lease=ID (0 when absent); it answers 400 itself
+// when the value is bad.
+func parseLeaseQuery(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	if r.URL.RawQuery == "" || !r.URL.Query().Has("lease") {
+		return 0, true
+	}
+	id, err := parseLeaseID(r.URL.Query().Get("lease"), "lease")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%s", err.Error())
+		return 0, false
+	}
+	return id, true
 }
 
 func (s *Server) handleKVDelete(w http.ResponseWriter, r *http.Request) {

@@ -138,6 +138,7 @@ func (s *Server) routes(metrics http.Handler) {
 	s.keyringRoutes()
 	s.mux.HandleFunc("GET /v1/internal/stats", s.handleServerStats)
 	s.kvRoutes()
+	s.leaseRoutes()
 	s.publicRoute("GET /v1/health/live", s.handleLive)
 	s.publicRoute("GET /v1/health/ready", s.handleReady)
 	if metrics != nil {

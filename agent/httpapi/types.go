@@ -216,4 +216,19 @@ type Backend interface {
 	KVPut(ctx context.Context, key string, value []byte, cas *uint64) (KVWrite, error)
 	// KVDelete deletes a key once committed; cas as for KVPut.
 	KVDelete(ctx context.Context, key string, cas *uint64) (KVWrite, error)
+	// KVPutLease is KVPut attaching the key to lease; ErrNotFound when the
+	// lease does not exist.
+	KVPutLease(ctx context.Context, key string, value []byte, cas *uint64, lease uint64) (KVWrite, error)
+
+	// LeaseGrant grants a lease of ttl once committed. ErrNotLeader on a
+	// follower; ErrBadRequest for a TTL out of bounds.
+	LeaseGrant(ctx context.Context, ttl time.Duration) (LeaseInfo, error)
+	// LeaseRenew gives lease id its full TTL again, on the leader only;
+	// ErrNotFound once it expired or was revoked.
+	LeaseRenew(ctx context.Context, id uint64) (LeaseInfo, error)
+	// LeaseRevoke removes lease id and deletes its keys once committed;
+	// ErrNotFound when there is no such lease.
+	LeaseRevoke(ctx context.Context, id uint64) (KVWrite, error)
+	// LeaseShow describes lease id as the leader sees it, or ErrNotFound.
+	LeaseShow(ctx context.Context, id uint64) (LeaseDetail, error)
 }
