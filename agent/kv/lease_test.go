@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/clusteragent/agent/raftnode"
 )
 
 func grantData(t testing.TB, ttl time.Duration) []byte {
@@ -85,5 +88,43 @@ func TestLeaseSnapshotRoundTrip(t *testing.T) {
 	mustOK(t, again, 5, revokeData(t, 2))
 	if _, ok := again.View().Get("a"); ok {
 		t.Fatal("revoking a restored lease left its key")
+	}
+}
+
+// TestLeaseApplyRejects: malformed lease commands and puts naming a lease
+// that does not exist are refused and change nothing.
+func TestLeaseApplyRejects(t *testing.T) {
+	raw := func(typ, payload string) []byte {
+		b, err := raftnode.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
+		if err != nil {
+			t.Fatalf("encode %s %q: %v", typ, payload, err)
+		}
+		return b
+	}
+	tests := map[string]struct {
+		data []byte
+		want error
+		msg  string
+	}{
+		"lease on a delete":   {data: raw(TypeDeleteBin, "\x02\x07\x01a"), want: ErrInvalidCommand, msg: "unknown flags"},
+		"lease ID 0":          {data: raw(TypePutBin, "\x02\x00\x01a"), want: ErrInvalidCommand, msg: "bad lease ID"},
+		"unknown lease":       {data: raw(TypePutBin, "\x02\x07\x01a"), want: ErrLeaseNotFound, msg: "lease not found: 7"},
+		"grant TTL too short": {data: raw(TypeLeaseGrant, "\x01"), want: ErrInvalidCommand, msg: "outside 1s..24h"},
+		"grant trailing":      {data: raw(TypeLeaseGrant, "\x80\x94\xeb\xdc\x03\x00"), want: ErrInvalidCommand, msg: "not one uvarint"},
+		"revoke ID 0":         {data: raw(TypeLeaseRevoke, "\x00"), want: ErrInvalidCommand, msg: "lease ID 0"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := NewStore(DefaultLimits())
+			mustOK(t, s, 1, putData(t, "keep", "1", nil))
+			before := s.Hash()
+			err, isErr := apply(s, 2, tc.data).(error)
+			if !isErr || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Apply = %v, want an error wrapping %v containing %q", err, tc.want, tc.msg)
+			}
+			if s.Hash() != before || len(s.View().Leases()) != 0 {
+				t.Fatal("a refused command changed the state")
+			}
+		})
 	}
 }
