@@ -62,6 +62,8 @@ type Agent struct {
 
 	reconcileCh chan discovery.Member
 	tombstones  *tombstones
+	// leases is the leader's lease clock (see leases.go).
+	leases leaseKeeper
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -129,6 +129,9 @@ func (a *Agent) kvWrite(ctx context.Context, m raftnode.Mutation) (httpapi.KVWri
 	case kv.Result:
 		return httpapi.KVWrite{OK: r.OK, Index: r.Index}, nil
 	case error:
+		if errors.Is(r, kv.ErrLeaseNotFound) {
+			return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrNotFound, r)
+		}
 		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, r)
 	}
 	return httpapi.KVWrite{}, fmt.Errorf("unexpected state machine response %T", res.Response)
@@ -175,4 +178,57 @@ func (a *Agent) kvLimits() kv.Limits {
 
 func toAPIEntry(e kv.Entry) httpapi.KVEntry {
 	return httpapi.KVEntry{Key: e.Key, Value: e.Value, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex}
+}
+
+// KVGetBlocking serves a blocking read of one key: linearizable (on the
+// leader, after confirming leadership, then waiting on the local store,
+// which keeps up with every commit) or stale (waiting on this server's own
+// copy). A leader that loses leadership while a read waits answers from
+// its copy at the end, as any stale read would; the index it gives lets
+// the client's next read (on the new leader) pick up anything it missed.
+func (b backend) KVGetBlocking(ctx context.Context, key string, stale bool, q httpapi.BlockingQuery) (httpapi.KVEntry, httpapi.ReadMeta, error) {
+	if err := b.a.checkKey(key); err != nil {
+		return httpapi.KVEntry{}, httpapi.ReadMeta{}, err
+	}
+	v, meta, err := b.a.blockingRead(ctx, kv.Target{Key: key}, stale, q)
+	if err != nil {
+		return httpapi.KVEntry{}, meta, err
+	}
+	e, ok := v.Get(key)
+	if !ok {
+		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q", httpapi.ErrNotFound, key)
+	}
+	return toAPIEntry(e), meta, nil
+}
+
+// KVListBlocking serves a blocking read of everything under prefix; see
+// KVGetBlocking.
+func (b backend) KVListBlocking(ctx context.Context, prefix string, stale bool, q httpapi.BlockingQuery) ([]httpapi.KVEntry, httpapi.ReadMeta, error) {
+	v, meta, err := b.a.blockingRead(ctx, kv.Target{Key: prefix, Prefix: true}, stale, q)
+	if err != nil {
+		return nil, meta, err
+	}
+	entries := v.List(prefix)
+	out := make([]httpapi.KVEntry, len(entries))
+	for i, e := range entries {
+		out[i] = toAPIEntry(e)
+	}
+	return out, meta, nil
+}
+
+// blockingRead prepares the read as KVGet does, then waits for a change of
+// t after q.Index for at most q.Wait. The answer's index is the target's
+// change index (see kv.WakeIndex), not the applied index a plain read
+// reports, so a client passing it back wakes only for the target.
+func (a *Agent) blockingRead(ctx context.Context, t kv.Target, stale bool, q httpapi.BlockingQuery) (kv.View, httpapi.ReadMeta, error) {
+	meta, err := a.prepareRead(ctx, stale)
+	if err != nil {
+		return kv.View{}, meta, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, q.Wait)
+	defer cancel()
+	v, idx := a.kv.Wait(wctx, t, q.Index, !stale)
+	meta = a.readMeta(stale)
+	meta.Index = idx
+	return v, meta, nil
 }

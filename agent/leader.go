@@ -71,6 +71,12 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 	a.logger.Info("leader duties started", "cluster_id", a.ClusterID())
 	a.pilot.Start(ctx)
 	defer a.pilot.Stop()
+	leasesDone := make(chan struct{})
+	go func() {
+		defer close(leasesDone)
+		a.runLeaseExpiry(ctx)
+	}()
+	defer func() { <-leasesDone }()
 
 	ticker := time.NewTicker(a.reconcileInterval())
 	defer ticker.Stop()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // fakeKV is the key/value part of fakeBackend: a map with the contract's
@@ -103,4 +104,40 @@ func (f *fakeBackend) KVDelete(_ context.Context, key string, cas *uint64) (KVWr
 	}
 	delete(kv.entries, key)
 	return KVWrite{OK: true, Index: kv.index}, nil
+}
+
+// KVGetBlocking answers at once: the fake has no watches; the blocking
+// behaviour is tested against the real store (agent, kv).
+func (f *fakeBackend) KVGetBlocking(ctx context.Context, key string, stale bool, q BlockingQuery) (KVEntry, ReadMeta, error) {
+	e, meta, err := f.KVGet(ctx, key, stale)
+	meta.Index = max(meta.Index, 1)
+	return e, meta, err
+}
+
+func (f *fakeBackend) KVListBlocking(ctx context.Context, prefix string, stale bool, q BlockingQuery) ([]KVEntry, ReadMeta, error) {
+	out, meta, err := f.KVList(ctx, prefix, stale)
+	meta.Index = max(meta.Index, 1)
+	return out, meta, err
+}
+
+// The fake has no leases: lease calls answer not found; the lease
+// behaviour is tested against real agents (agent package).
+func (f *fakeBackend) KVPutLease(context.Context, string, []byte, *uint64, uint64) (KVWrite, error) {
+	return KVWrite{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseGrant(_ context.Context, ttl time.Duration) (LeaseInfo, error) {
+	return LeaseInfo{ID: "1", TTL: ttl.String()}, nil
+}
+
+func (f *fakeBackend) LeaseRenew(context.Context, uint64) (LeaseInfo, error) {
+	return LeaseInfo{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseRevoke(context.Context, uint64) (KVWrite, error) {
+	return KVWrite{}, fmt.Errorf("%w: lease", ErrNotFound)
+}
+
+func (f *fakeBackend) LeaseShow(context.Context, uint64) (LeaseDetail, error) {
+	return LeaseDetail{}, fmt.Errorf("%w: lease", ErrNotFound)
 }

@@ -59,7 +59,11 @@ func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, addr string, 
 	if s.logger.IsDebug() { // spares building the arguments on every forwarded request
 		s.logger.Debug("forwarding to the leader", "method", r.Method, "path", r.URL.Path, "leader_addr", addr)
 	}
-	resp, err := s.fwd.Do(req)
+	client := s.fwd
+	if isBlocking(r) {
+		client = s.fwdBlocking
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		code := http.StatusServiceUnavailable
 		var ne net.Error

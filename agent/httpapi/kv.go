@@ -37,12 +37,50 @@ func (s *Server) kvRoutes() {
 func (s *Server) handleKVGet(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	q := r.URL.Query()
-	stale := q.Has("stale")
-	if stale {
-		s.kvRead(w, r, key, true)
+	bq, blocking, err := parseBlocking(q, randomSpread)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	s.onLeader(w, r, nil, func() error { return s.kvRead(w, r, key, false) })
+	read := s.kvRead
+	if blocking {
+		extendDeadlines(w, bq.Wait)
+		read = func(w http.ResponseWriter, r *http.Request, key string, stale bool) error {
+			return s.kvBlockingRead(w, r, key, stale, bq)
+		}
+	}
+	stale := q.Has("stale")
+	if stale {
+		read(w, r, key, true)
+		return
+	}
+	s.onLeader(w, r, nil, func() error { return read(w, r, key, false) })
+}
+
+// kvBlockingRead answers one blocking read (see kvRead).
+func (s *Server) kvBlockingRead(w http.ResponseWriter, r *http.Request, key string, stale bool, bq BlockingQuery) error {
+	if key == "" {
+		entries, meta, err := s.b.KVListBlocking(r.Context(), r.URL.Query().Get("prefix"), stale, bq)
+		if err != nil {
+			return s.kvReadError(w, r, err, stale)
+		}
+		if entries == nil {
+			entries = []KVEntry{}
+		}
+		setReadMeta(w, meta)
+		writeJSON(w, http.StatusOK, entries)
+		return nil
+	}
+	entry, meta, err := s.b.KVGetBlocking(r.Context(), key, stale, bq)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			setReadMeta(w, meta)
+		}
+		return s.kvReadError(w, r, err, stale)
+	}
+	setReadMeta(w, meta)
+	writeJSON(w, http.StatusOK, entry)
+	return nil
 }
 
 // kvRead answers one read; with stale it never fails over to the leader.
@@ -116,15 +154,37 @@ func (s *Server) handleKVPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "missing key in the path: PUT /v1/kv/{key}")
 		return
 	}
+	lease, ok := parseLeaseQuery(w, r)
+	if !ok {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.onLeader(w, r, body, func() error {
+		if lease != 0 {
+			res, err := s.b.KVPutLease(r.Context(), key, body, cas, lease)
+			return s.kvWriteResult(w, r, res, err)
+		}
 		res, err := s.b.KVPut(r.Context(), key, body, cas)
 		return s.kvWriteResult(w, r, res, err)
 	})
+}
+
+// parseLeaseQuery reads ?lease=ID (0 when absent); it answers 400 itself
+// when the value is bad.
+func parseLeaseQuery(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	if r.URL.RawQuery == "" || !r.URL.Query().Has("lease") {
+		return 0, true
+	}
+	id, err := parseLeaseID(r.URL.Query().Get("lease"), "lease")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%s", err.Error())
+		return 0, false
+	}
+	return id, true
 }
 
 func (s *Server) handleKVDelete(w http.ResponseWriter, r *http.Request) {

@@ -67,7 +67,11 @@ type Server struct {
 	logger  hclog.Logger
 	maxBody int64
 	fwd     *http.Client
-	scheme  string
+	// fwdBlocking forwards blocking reads: fwd's transport without its
+	// timeout, which is sized for ordinary requests; the request's context
+	// (the client, and the leader's own wait) bounds it instead.
+	fwdBlocking *http.Client
+	scheme      string
 	// leaderWait: see Config.LeaderWait.
 	leaderWait time.Duration
 	requests   *prometheus.CounterVec
@@ -105,6 +109,7 @@ func New(b Backend, cfg Config) *Server {
 	if s.fwd == nil {
 		s.fwd = &http.Client{Timeout: defaultForwardTimeout}
 	}
+	s.fwdBlocking = &http.Client{Transport: s.fwd.Transport, CheckRedirect: s.fwd.CheckRedirect, Jar: s.fwd.Jar}
 	if s.scheme == "" {
 		s.scheme = "http"
 	}
@@ -133,6 +138,7 @@ func (s *Server) routes(metrics http.Handler) {
 	s.keyringRoutes()
 	s.mux.HandleFunc("GET /v1/internal/stats", s.handleServerStats)
 	s.kvRoutes()
+	s.leaseRoutes()
 	s.publicRoute("GET /v1/health/live", s.handleLive)
 	s.publicRoute("GET /v1/health/ready", s.handleReady)
 	if metrics != nil {

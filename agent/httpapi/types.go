@@ -203,9 +203,32 @@ type Backend interface {
 	KVGet(ctx context.Context, key string, stale bool) (KVEntry, ReadMeta, error)
 	// KVList reads every key with the prefix, sorted, likewise.
 	KVList(ctx context.Context, prefix string, stale bool) ([]KVEntry, ReadMeta, error)
+	// KVGetBlocking is KVGet as a blocking read: it answers once the key
+	// changed (written or deleted) after q.Index, or when q.Wait passed.
+	// ReadMeta.Index is then the index to pass next (never 0), also with
+	// ErrNotFound.
+	KVGetBlocking(ctx context.Context, key string, stale bool, q BlockingQuery) (KVEntry, ReadMeta, error)
+	// KVListBlocking is KVList as a blocking read of everything under the
+	// prefix, likewise.
+	KVListBlocking(ctx context.Context, prefix string, stale bool, q BlockingQuery) ([]KVEntry, ReadMeta, error)
 	// KVPut writes a key once committed; cas as in CONTRACT.md (nil: none).
 	// ErrNotLeader on a follower.
 	KVPut(ctx context.Context, key string, value []byte, cas *uint64) (KVWrite, error)
 	// KVDelete deletes a key once committed; cas as for KVPut.
 	KVDelete(ctx context.Context, key string, cas *uint64) (KVWrite, error)
+	// KVPutLease is KVPut attaching the key to lease; ErrNotFound when the
+	// lease does not exist.
+	KVPutLease(ctx context.Context, key string, value []byte, cas *uint64, lease uint64) (KVWrite, error)
+
+	// LeaseGrant grants a lease of ttl once committed. ErrNotLeader on a
+	// follower; ErrBadRequest for a TTL out of bounds.
+	LeaseGrant(ctx context.Context, ttl time.Duration) (LeaseInfo, error)
+	// LeaseRenew gives lease id its full TTL again, on the leader only;
+	// ErrNotFound once it expired or was revoked.
+	LeaseRenew(ctx context.Context, id uint64) (LeaseInfo, error)
+	// LeaseRevoke removes lease id and deletes its keys once committed;
+	// ErrNotFound when there is no such lease.
+	LeaseRevoke(ctx context.Context, id uint64) (KVWrite, error)
+	// LeaseShow describes lease id as the leader sees it, or ErrNotFound.
+	LeaseShow(ctx context.Context, id uint64) (LeaseDetail, error)
 }

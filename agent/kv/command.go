@@ -30,12 +30,14 @@ const (
 )
 
 // The binary payload of TypePutBin and TypeDeleteBin: a flags byte
-// (flagCAS: a uvarint cas follows), the key's length as a uvarint and its
-// bytes, then (puts only) the value, to the end. Every replica decodes every
+// (flagCAS: a uvarint cas follows; flagLease, puts only: then a uvarint
+// lease ID), the key's length as a uvarint and its bytes, then (puts only)
+// the value, to the end. Every replica decodes every
 // command on its apply path, so it must be cheap: no reflection, one copy
 // of the value.
 const (
 	flagCAS byte = 1 << iota
+	flagLease
 )
 
 // putPayload is the JSON payload of TypePut. Value is base64 in JSON.
@@ -80,7 +82,23 @@ func PutMutation(key string, value []byte, cas *uint64) (raftnode.Mutation, erro
 	if err := ValidateValue(value, ceilingLimits); err != nil {
 		return raftnode.Mutation{}, err
 	}
-	return raftnode.Mutation{Type: TypePutBin, Payload: encodeCommand(key, value, cas)}, nil
+	return raftnode.Mutation{Type: TypePutBin, Payload: encodeCommand(key, value, cas, 0)}, nil
+}
+
+// PutLeaseMutation is PutMutation attaching the key to lease (an ID from
+// a grant, not 0): the key is deleted when the lease is revoked or
+// expires, unless a later put detaches it. Apply refuses it with
+// ErrLeaseNotFound when the lease does not exist then.
+func PutLeaseMutation(key string, value []byte, cas *uint64, lease uint64) (raftnode.Mutation, error) {
+	m, err := PutMutation(key, value, cas)
+	if err != nil {
+		return m, err
+	}
+	if lease == 0 {
+		return raftnode.Mutation{}, fmt.Errorf("%w: lease ID 0", ErrInvalidCommand)
+	}
+	m.Payload = encodeCommand(key, value, cas, lease)
+	return m, nil
 }
 
 // DeleteMutation builds the command that removes key. With cas nil it is
@@ -92,7 +110,7 @@ func DeleteMutation(key string, cas *uint64) (raftnode.Mutation, error) {
 	if err := ValidateKey(key, ceilingLimits); err != nil {
 		return raftnode.Mutation{}, err
 	}
-	return raftnode.Mutation{Type: TypeDeleteBin, Payload: encodeCommand(key, nil, cas)}, nil
+	return raftnode.Mutation{Type: TypeDeleteBin, Payload: encodeCommand(key, nil, cas, 0)}, nil
 }
 
 // Command is a decoded kv command, as DecodeCommand returns it.
@@ -106,6 +124,8 @@ type Command struct {
 	// CAS, when set, makes the command conditional on the key's modify
 	// index (0: the key is absent).
 	CAS *uint64
+	// Lease, when not 0, attaches a put's key to that lease.
+	Lease uint64
 }
 
 // DecodeCommand decodes a kv mutation of any of its types, checking only
@@ -127,13 +147,15 @@ func DecodeCommand(m raftnode.Mutation) (Command, error) {
 
 // encodeCommand builds the binary payload; the value is copied, so the
 // caller's slice stays its own.
-func encodeCommand(key string, value []byte, cas *uint64) []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(key)+len(value))
+func encodeCommand(key string, value []byte, cas *uint64, lease uint64) []byte {
+	b := make([]byte, 1, 1+3*binary.MaxVarintLen64+len(key)+len(value))
 	if cas != nil {
-		b = append(b, flagCAS)
+		b[0] |= flagCAS
 		b = binary.AppendUvarint(b, *cas)
-	} else {
-		b = append(b, 0)
+	}
+	if lease != 0 {
+		b[0] |= flagLease
+		b = binary.AppendUvarint(b, lease)
 	}
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
@@ -148,7 +170,7 @@ func decodeCommand(payload []byte, isDelete bool, l Limits) (Command, error) {
 		return c, fmt.Errorf("%w: payload is missing", ErrInvalidCommand)
 	}
 	flags, rest := payload[0], payload[1:]
-	if flags&^flagCAS != 0 {
+	if flags&^(flagCAS|flagLease) != 0 || (isDelete && flags&flagLease != 0) {
 		return c, fmt.Errorf("%w: unknown flags %#x", ErrInvalidCommand, flags)
 	}
 	if flags&flagCAS != 0 {
@@ -157,6 +179,13 @@ func decodeCommand(payload []byte, isDelete bool, l Limits) (Command, error) {
 			return c, fmt.Errorf("%w: bad cas", ErrInvalidCommand)
 		}
 		c.CAS, rest = &v, rest[n:]
+	}
+	if flags&flagLease != 0 {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 || v == 0 {
+			return c, fmt.Errorf("%w: bad lease ID", ErrInvalidCommand)
+		}
+		c.Lease, rest = v, rest[n:]
 	}
 	klen, n := binary.Uvarint(rest)
 	if n <= 0 || klen > uint64(len(rest)-n) {

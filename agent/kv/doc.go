@@ -31,11 +31,21 @@
 // streams the other way into a fresh tree and swaps it in only when the
 // whole stream checked out; it never reads the snapshot into memory.
 //
+// # Blocking reads and tombstones
+//
+// Store.Wait blocks until a key, or anything under a prefix, changed after
+// a given index, on the radix tree's own watch channels (see watch.go). A
+// delete leaves a tombstone so a later watcher still learns of it; at most
+// Limits.MaxTombstones are kept (oldest dropped first, deterministically,
+// by count, since apply has no clock), and View.Horizon is the highest
+// delete index dropped: WakeIndex answers a watcher below it at once.
+//
 // # Snapshot format
 //
-// A versioned header, one length-prefixed record per key in key order, and
-// a trailer with the entry count, the applied index and a CRC-32C of
-// everything before it (see snapshot.go). Restore rejects a bad magic, an
+// A versioned header, one length-prefixed record per key in key order, one
+// per tombstone, and a trailer with the counts, the applied index, the
+// tombstone horizon and a CRC-32C of everything before it (see
+// snapshot.go; version 1, without tombstones, still restores). Restore rejects a bad magic, an
 // unknown version, truncation, a checksum mismatch, out-of-order or invalid
 // records, and trailing data, and keeps the old state when it does.
 package kv

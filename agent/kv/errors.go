@@ -25,6 +25,9 @@ var (
 	// well-formed snapshot: bad magic, truncated, a bad checksum, a bad
 	// record. The store keeps its previous state.
 	ErrCorruptSnapshot = errors.New("kv: corrupt snapshot")
+	// ErrLeaseNotFound is wrapped by Apply for a put naming a lease that
+	// does not exist (never granted, revoked or expired).
+	ErrLeaseNotFound = errors.New("kv: lease not found")
 	// ErrUnsupportedSnapshot is wrapped by Restore for a snapshot written in
 	// a format version this build does not read.
 	ErrUnsupportedSnapshot = errors.New("kv: unsupported snapshot version")

@@ -35,6 +35,28 @@ type Limits struct {
 	// MaxValueBytes is the largest value in bytes (1..MaxValueBytesCeiling).
 	// Default 512 KiB.
 	MaxValueBytes int
+	// MaxTombstones is how many deleted keys the store remembers for
+	// blocking reads (0..MaxTombstonesCeiling; 0 means
+	// DefaultMaxTombstones). Like the other limits it changes what Apply
+	// does, so it must be the same on every server.
+	MaxTombstones int
+}
+
+// DefaultMaxTombstones is the default Limits.MaxTombstones: the tombstone
+// horizon. A watcher misses no deletion as long as fewer deletions than
+// this happened since the index it holds; past that it is answered at once
+// (see the package doc). At ~100 bytes per tombstone it costs ~1.6 MiB.
+const DefaultMaxTombstones = 16384
+
+// MaxTombstonesCeiling is the largest Limits.MaxTombstones allowed.
+const MaxTombstonesCeiling = 1 << 24
+
+// tombstoneCap returns the effective tombstone limit.
+func (l Limits) tombstoneCap() int {
+	if l.MaxTombstones == 0 {
+		return DefaultMaxTombstones
+	}
+	return l.MaxTombstones
 }
 
 // DefaultLimits returns the limits every agent uses unless told otherwise.
@@ -55,6 +77,10 @@ func (l Limits) Validate() error {
 	if l.MaxValueBytes < 1 || l.MaxValueBytes > MaxValueBytesCeiling {
 		return fmt.Errorf("%w: MaxValueBytes is %d, must be between 1 and %d",
 			ErrInvalidLimits, l.MaxValueBytes, MaxValueBytesCeiling)
+	}
+	if l.MaxTombstones < 0 || l.MaxTombstones > MaxTombstonesCeiling {
+		return fmt.Errorf("%w: MaxTombstones is %d, must be between 0 (the default) and %d",
+			ErrInvalidLimits, l.MaxTombstones, MaxTombstonesCeiling)
 	}
 	return nil
 }

@@ -8,25 +8,38 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 
 	iradix "github.com/hashicorp/go-immutable-radix"
 	"github.com/hashicorp/raft"
 )
 
-// Snapshot stream format, version 1. All integers are unsigned varints
+// Snapshot stream format, version 2. All integers are unsigned varints
 // unless noted.
 //
-//	header:  magic "AGKVSNAP" (8 bytes), version (1 byte)
-//	entry:   'E', key length, key, value length, value, create index, modify index
-//	trailer: 'T', entry count, applied index, CRC-32C (4 bytes, big endian)
+//	header:    magic "AGKVSNAP" (8 bytes), version (1 byte)
+//	lease:     'L', ID, TTL in nanoseconds
+//	entry:     'E', key length, key, value length, value, create index, modify index,
+//	           lease ID (0: none)
+//	tombstone: 'D', key length, key, delete index
+//	trailer:   'T', entry count, applied index, tombstone count, horizon,
+//	           lease count, CRC-32C (4 bytes, big endian)
 //
-// Entries come in strictly increasing key order. The checksum covers every
-// byte before it, so a flipped bit anywhere is caught, and the trailer
-// makes a truncated stream distinguishable from a short store.
+// Leases come first in increasing ID order (so an entry's lease is known
+// when the entry is read), then entries in strictly increasing key order,
+// then tombstones, likewise.
+// The checksum covers every byte before it, so a flipped bit anywhere is
+// caught, and the trailer makes a truncated stream distinguishable from a
+// short store. Version 1 (still read) had no tombstones and a trailer
+// without their count and the horizon; a state restored from it has no
+// tombstones and its horizon at its applied index, so watchers holding an
+// older index read again instead of missing a delete the snapshot forgot.
 const (
 	snapshotMagic   = "AGKVSNAP"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	tagEntry        = 'E'
+	tagTombstone    = 'D'
+	tagLease        = 'L'
 	tagTrailer      = 'T'
 	// snapshotBufSize is the only buffer Persist and Restore add.
 	snapshotBufSize = 64 << 10
@@ -78,9 +91,17 @@ func writeSnapshot(w io.Writer, st *state) error {
 	cw := &crcWriter{w: bw}
 	enc := recordEncoder{w: cw}
 	enc.write(append([]byte(snapshotMagic), snapshotVersion))
+	st.leases.Root().Walk(func(k []byte, v any) bool {
+		enc.buf = append(enc.buf[:0], tagLease)
+		enc.buf = binary.AppendUvarint(enc.buf, binary.BigEndian.Uint64(k))
+		enc.buf = binary.AppendUvarint(enc.buf, uint64(v.(*lease).ttl))
+		enc.write(enc.buf)
+		return enc.err != nil
+	})
 	var n uint64
 	st.tree.Root().Walk(func(k []byte, v any) bool {
 		enc.record(k, v.(*entry))
+		enc.uvarint(v.(*entry).lease)
 		n++
 		return enc.err != nil
 	})
@@ -90,9 +111,20 @@ func writeSnapshot(w io.Writer, st *state) error {
 	if n != uint64(st.tree.Len()) {
 		return fmt.Errorf("walked %d entries but the tree holds %d", n, st.tree.Len())
 	}
+	st.tombs.Root().Walk(func(k []byte, v any) bool {
+		enc.buf = append(enc.buf[:0], tagTombstone)
+		enc.buf = binary.AppendUvarint(enc.buf, uint64(len(k)))
+		enc.buf = append(enc.buf, k...)
+		enc.buf = binary.AppendUvarint(enc.buf, v.(uint64))
+		enc.write(enc.buf)
+		return enc.err != nil
+	})
 	enc.buf = append(enc.buf[:0], tagTrailer)
 	enc.buf = binary.AppendUvarint(enc.buf, n)
 	enc.buf = binary.AppendUvarint(enc.buf, st.applied)
+	enc.buf = binary.AppendUvarint(enc.buf, uint64(st.tombs.Len()))
+	enc.buf = binary.AppendUvarint(enc.buf, st.horizon)
+	enc.buf = binary.AppendUvarint(enc.buf, uint64(st.leases.Len()))
 	enc.write(enc.buf)
 	if enc.err != nil {
 		return enc.err
@@ -166,7 +198,9 @@ func (s *Store) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	s.mu.Lock()
+	old := s.cur.Load()
 	s.cur.Store(st)
+	close(old.restored) // wakes every blocking read, after the swap
 	s.mu.Unlock()
 	return nil
 }
@@ -177,31 +211,118 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if err := sr.header(); err != nil {
 		return nil, err
 	}
-	txn := iradix.New().Txn()
-	var prev []byte
-	var count, maxModify uint64
+	rs := &restoring{txn: iradix.New().Txn(), tombs: iradix.New().Txn(), order: iradix.New().Txn(),
+		leases: iradix.New().Txn(), leaseKeys: iradix.New().Txn()}
 	for {
 		tag, err := sr.ReadByte()
 		if err != nil {
 			return nil, sr.readErr(err, "before the trailer")
 		}
-		switch tag {
-		case tagEntry:
-			key, ent, err := sr.record(prev)
-			if err != nil {
-				return nil, err
-			}
-			txn.Insert(key, ent)
-			prev, count, maxModify = key, count+1, max(maxModify, ent.modify)
-			if count%restoreBatch == 0 {
-				txn = txn.CommitOnly().Txn()
-			}
-		case tagTrailer:
-			return sr.trailer(txn.CommitOnly(), count, maxModify)
+		switch {
+		case tag == tagLease && sr.version >= 2 && rs.count == 0 && rs.tombCount == 0:
+			err = rs.lease(sr)
+		case tag == tagEntry && rs.tombCount == 0:
+			err = rs.entry(sr)
+		case tag == tagTombstone && sr.version >= 2:
+			err = rs.tombstone(sr)
+		case tag == tagTrailer:
+			return sr.trailer(rs)
 		default:
-			return nil, sr.corrupt("unknown record tag 0x%02x after %d entries", tag, count)
+			err = sr.corrupt("unexpected record tag 0x%02x after %d entries and %d tombstones", tag, rs.count, rs.tombCount)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
+}
+
+// restoring is the state readSnapshot builds, with what it has counted.
+type restoring struct {
+	txn, tombs, order  *iradix.Txn
+	leases, leaseKeys  *iradix.Txn
+	leaseCount, prevID uint64
+	prev, prevTomb     []byte
+	count, maxModify   uint64
+	tombCount, maxTomb uint64
+}
+
+// entry reads one entry record into the new tree.
+func (rs *restoring) entry(sr *snapReader) error {
+	key, ent, err := sr.record(rs.prev)
+	if err != nil {
+		return err
+	}
+	if sr.version >= 2 {
+		if ent.lease, err = sr.uvarint("lease ID"); err != nil {
+			return err
+		}
+		if _, ok := rs.leases.Get(leaseKey(ent.lease)); ent.lease != 0 && !ok {
+			return sr.corrupt("%s is attached to lease %d, which the snapshot does not hold", quoteKey(key), ent.lease)
+		}
+		if ent.lease != 0 {
+			rs.leaseKeys.Insert(append(leaseKey(ent.lease), key...), nil)
+		}
+	}
+	rs.txn.Insert(key, ent)
+	rs.prev, rs.count, rs.maxModify = key, rs.count+1, max(rs.maxModify, ent.modify)
+	if rs.count%restoreBatch == 0 {
+		rs.txn = rs.txn.CommitOnly().Txn()
+	}
+	return nil
+}
+
+// lease reads one lease record: IDs increasing, a TTL within bounds.
+func (rs *restoring) lease(sr *snapReader) error {
+	id, err := sr.uvarint("lease ID")
+	if err != nil {
+		return err
+	}
+	ttl, err := sr.uvarint("lease TTL")
+	if err != nil {
+		return err
+	}
+	if id <= rs.prevID {
+		return sr.corrupt("lease %d is not after lease %d", id, rs.prevID)
+	}
+	if ttl > uint64(MaxLeaseTTL) || ValidateLeaseTTL(time.Duration(ttl)) != nil {
+		return sr.corrupt("lease %d has TTL %d ns, outside %s..%s", id, ttl, MinLeaseTTL, MaxLeaseTTL)
+	}
+	rs.leases.Insert(leaseKey(id), &lease{ttl: time.Duration(ttl)})
+	rs.prevID, rs.leaseCount = id, rs.leaseCount+1
+	return nil
+}
+
+// tombstone reads one tombstone record: a valid key, after the previous
+// tombstone's, not also a live key, with a delete index above 0.
+func (rs *restoring) tombstone(sr *snapReader) error {
+	klen, err := sr.length("key length", MaxKeyBytesCeiling)
+	if err != nil {
+		return err
+	}
+	key := make([]byte, klen)
+	if err := sr.readFull(key); err != nil {
+		return sr.readErr(err, "in a tombstone key")
+	}
+	if err := validateKey(key, MaxKeyBytesCeiling); err != nil {
+		return sr.corrupt("tombstone: %v", err)
+	}
+	if rs.prevTomb != nil && bytes.Compare(rs.prevTomb, key) >= 0 {
+		return sr.corrupt("tombstone %s is not after %s", quoteKey(key), quoteKey(rs.prevTomb))
+	}
+	if _, live := rs.txn.Get(key); live {
+		return sr.corrupt("%s is both a live key and a tombstone", quoteKey(key))
+	}
+	idx, err := sr.uvarint("delete index")
+	if err != nil {
+		return err
+	}
+	if idx == 0 {
+		return sr.corrupt("tombstone %s has delete index 0", quoteKey(key))
+	}
+	rs.tombs.Insert(key, idx)
+	rs.order.Insert(orderKey(idx, key), nil)
+	rs.prevTomb, rs.tombCount, rs.maxTomb = key, rs.tombCount+1, max(rs.maxTomb, idx)
+	return nil
 }
 
 // snapReader reads a snapshot stream, checksumming what it consumes and
@@ -210,6 +331,8 @@ type snapReader struct {
 	r   *bufio.Reader
 	sum uint32
 	off int64
+	// version is the format version the header named.
+	version byte
 	// ioErr is the last error from r, so a varint decode failure can be
 	// told apart from an I/O one.
 	ioErr error
@@ -257,9 +380,11 @@ func (sr *snapReader) header() error {
 		return fmt.Errorf("%w: not a key/value snapshot (magic %q, want %q)",
 			ErrCorruptSnapshot, h[:len(snapshotMagic)], snapshotMagic)
 	}
-	if v := h[len(snapshotMagic)]; v != snapshotVersion {
-		return fmt.Errorf("%w: version %d (this build reads version %d)", ErrUnsupportedSnapshot, v, snapshotVersion)
+	v := h[len(snapshotMagic)]
+	if v < 1 || v > snapshotVersion {
+		return fmt.Errorf("%w: version %d (this build reads versions 1 to %d)", ErrUnsupportedSnapshot, v, snapshotVersion)
 	}
+	sr.version = v
 	return nil
 }
 
@@ -335,7 +460,7 @@ func (sr *snapReader) record(prev []byte) ([]byte, *entry, error) {
 
 // trailer reads and checks the trailer against what was read, and that
 // nothing follows it; it returns the restored state.
-func (sr *snapReader) trailer(tree *iradix.Tree, count, maxModify uint64) (*state, error) {
+func (sr *snapReader) trailer(rs *restoring) (*state, error) {
 	want, err := sr.uvarint("entry count")
 	if err != nil {
 		return nil, err
@@ -343,6 +468,18 @@ func (sr *snapReader) trailer(tree *iradix.Tree, count, maxModify uint64) (*stat
 	applied, err := sr.uvarint("applied index")
 	if err != nil {
 		return nil, err
+	}
+	wantTombs, horizon, wantLeases := uint64(0), applied, uint64(0) // version 1: see the format comment
+	if sr.version >= 2 {
+		if wantTombs, err = sr.uvarint("tombstone count"); err != nil {
+			return nil, err
+		}
+		if horizon, err = sr.uvarint("horizon"); err != nil {
+			return nil, err
+		}
+		if wantLeases, err = sr.uvarint("lease count"); err != nil {
+			return nil, err
+		}
 	}
 	sum := sr.sum
 	var crc [4]byte
@@ -352,16 +489,35 @@ func (sr *snapReader) trailer(tree *iradix.Tree, count, maxModify uint64) (*stat
 	if got := binary.BigEndian.Uint32(crc[:]); got != sum {
 		return nil, sr.corrupt("checksum mismatch: stream says %08x, content is %08x", got, sum)
 	}
-	if want != count {
-		return nil, sr.corrupt("trailer says %d entries, the stream has %d", want, count)
+	if err := sr.checkCounts(rs, want, wantTombs, applied, horizon); err != nil {
+		return nil, err
 	}
-	if maxModify > applied {
-		return nil, sr.corrupt("an entry has modify index %d, above the applied index %d", maxModify, applied)
+	if wantLeases != rs.leaseCount || rs.prevID > applied {
+		return nil, sr.corrupt("trailer says %d leases, the stream has %d (the last ID %d, applied %d)", wantLeases, rs.leaseCount, rs.prevID, applied)
 	}
 	if _, err := sr.r.ReadByte(); err == nil {
 		return nil, sr.corrupt("data after the trailer")
 	} else if !errors.Is(err, io.EOF) {
 		return nil, sr.readErr(err, "after the trailer")
 	}
-	return &state{tree: tree, applied: applied}, nil
+	return &state{tree: rs.txn.CommitOnly(), tombs: rs.tombs.CommitOnly(), order: rs.order.CommitOnly(),
+		leases: rs.leases.CommitOnly(), leaseKeys: rs.leaseKeys.CommitOnly(),
+		horizon: horizon, applied: applied, restored: make(chan struct{})}, nil
+}
+
+// checkCounts checks the trailer's counts and indexes against the records.
+func (sr *snapReader) checkCounts(rs *restoring, want, wantTombs, applied, horizon uint64) error {
+	switch {
+	case want != rs.count:
+		return sr.corrupt("trailer says %d entries, the stream has %d", want, rs.count)
+	case wantTombs != rs.tombCount:
+		return sr.corrupt("trailer says %d tombstones, the stream has %d", wantTombs, rs.tombCount)
+	case rs.maxModify > applied:
+		return sr.corrupt("an entry has modify index %d, above the applied index %d", rs.maxModify, applied)
+	case rs.maxTomb > applied:
+		return sr.corrupt("a tombstone has delete index %d, above the applied index %d", rs.maxTomb, applied)
+	case horizon > applied:
+		return sr.corrupt("horizon %d is above the applied index %d", horizon, applied)
+	}
+	return nil
 }

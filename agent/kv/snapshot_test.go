@@ -146,7 +146,7 @@ func TestRestoreRejects(t *testing.T) {
 	}{
 		"empty stream":       {data: nil, want: ErrCorruptSnapshot, msg: "truncated in the header"},
 		"bad magic":          {data: append([]byte("{\"count\""), valid[8:]...), want: ErrCorruptSnapshot, msg: "not a key/value snapshot"},
-		"newer version":      {data: newBuilder(2).trailer(0, 0), want: ErrUnsupportedSnapshot, msg: "version 2"},
+		"newer version":      {data: newBuilder(3).trailer(0, 0), want: ErrUnsupportedSnapshot, msg: "version 3"},
 		"no trailer":         {data: newBuilder(1).entry("a", "x", 1, 1).b, want: ErrCorruptSnapshot, msg: "truncated before the trailer"},
 		"bad checksum":       {data: append(valid[:len(valid)-1:len(valid)-1], valid[len(valid)-1]^1), want: ErrCorruptSnapshot, msg: "checksum mismatch"},
 		"data after trailer": {data: append(valid[:len(valid):len(valid)], 0), want: ErrCorruptSnapshot, msg: "data after the trailer"},
@@ -157,7 +157,7 @@ func TestRestoreRejects(t *testing.T) {
 		"invalid key":        {data: newBuilder(1).entry("a//b", "x", 1, 1).trailer(1, 5), want: ErrCorruptSnapshot, msg: "empty segment"},
 		"create zero":        {data: newBuilder(1).entry("a", "x", 0, 1).trailer(1, 5), want: ErrCorruptSnapshot, msg: "create index 0"},
 		"modify < create":    {data: newBuilder(1).entry("a", "x", 4, 3).trailer(1, 5), want: ErrCorruptSnapshot, msg: "create index 4 and modify index 3"},
-		"unknown tag":        {data: newBuilder(1).raw('X').trailer(0, 0), want: ErrCorruptSnapshot, msg: "unknown record tag 0x58"},
+		"unknown tag":        {data: newBuilder(1).raw('X').trailer(0, 0), want: ErrCorruptSnapshot, msg: "unexpected record tag 0x58"},
 		"huge key length":    {data: newBuilder(1).raw(tagEntry).uv(MaxKeyBytesCeiling+1).trailer(0, 0), want: ErrCorruptSnapshot, msg: "key length 65537 exceeds"},
 		"huge value length":  {data: newBuilder(1).raw(tagEntry).uv(1).raw('a').uv(1<<40).trailer(0, 0), want: ErrCorruptSnapshot, msg: "value length 1099511627776 exceeds"},
 		"varint overflow":    {data: newBuilder(1).raw(tagTrailer).raw(bytes.Repeat([]byte{0xff}, 11)...).b, want: ErrCorruptSnapshot, msg: "entry count: binary: varint overflows"},
@@ -387,6 +387,14 @@ func checkStore(s *Store) error {
 	}
 	if again.Hash() != v.Hash() || again.AppliedIndex() != v.AppliedIndex() {
 		return errors.New("round trip changed the state")
+	}
+	if a, b := again.View(), v; !reflect.DeepEqual(a.Tombstones(""), b.Tombstones("")) || a.Horizon() != b.Horizon() {
+		return errors.New("round trip changed the tombstones")
+	}
+	for _, tomb := range v.Tombstones("") {
+		if _, live := v.Get(tomb.Key); live || tomb.DeleteIndex > v.AppliedIndex() || tomb.DeleteIndex <= v.Horizon() {
+			return fmt.Errorf("tombstone %+v: live %v, applied %d, horizon %d", tomb, live, v.AppliedIndex(), v.Horizon())
+		}
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ type entry struct {
 	value  []byte
 	create uint64
 	modify uint64
+	// lease is the ID of the lease the key is attached to, 0 for none.
+	lease uint64
 }
 
 // export copies e out for a reader, so nobody outside can change the
@@ -48,8 +50,29 @@ func (e *entry) export(key string) Entry {
 // state is one published version of the store. It is never changed after
 // it is published; writers publish a new one.
 type state struct {
-	tree    *iradix.Tree
-	applied uint64
+	// tree holds the live keys (*entry). Writes track mutations, so its
+	// nodes' watch channels close when a key under them changes: that is
+	// what wakes blocking reads (see watch.go).
+	tree *iradix.Tree
+	// tombs and order hold the tombstones of deleted keys (see
+	// tombstone.go); horizon is the highest delete index compacted away.
+	tombs   *iradix.Tree
+	order   *iradix.Tree
+	horizon uint64
+	// leases holds the leases by leaseKey(id) (*lease); leaseKeys holds
+	// leaseKey(id)+key for every key attached to one (see lease.go).
+	leases, leaseKeys *iradix.Tree
+	applied           uint64
+	// restored is closed when Restore replaces this state wholesale, which
+	// no watch channel of the old tree reports; every state published
+	// between two restores shares it.
+	restored chan struct{}
+}
+
+// newState returns an empty state.
+func newState() *state {
+	return &state{tree: iradix.New(), tombs: iradix.New(), order: iradix.New(),
+		leases: iradix.New(), leaseKeys: iradix.New(), restored: make(chan struct{})}
 }
 
 // Store is the replicated key/value state machine: a raft.FSM applying
@@ -67,10 +90,10 @@ type Store struct {
 	// from one goroutine; the lock makes misuse harmless instead of a race.
 	mu  sync.Mutex
 	cur atomic.Pointer[state]
-	// txn collects the writes of one Apply or ApplyBatch (under mu): one
+	// w collects the writes of one Apply or ApplyBatch (under mu): one
 	// radix transaction per batch copies each changed path once, not once
 	// per entry.
-	txn *iradix.Txn
+	w *writeTxn
 }
 
 var _ raft.BatchingFSM = (*Store)(nil)
@@ -100,7 +123,8 @@ func NewStore(l Limits) *Store {
 		p, err := decodeDelete(payload, s.limits)
 		return s.applyCommand(index, Command{Delete: true, Key: p.Key, CAS: p.CAS}, err)
 	})
-	s.cur.Store(&state{tree: iradix.New()})
+	s.handleLeases()
+	s.cur.Store(newState())
 	return s
 }
 
@@ -120,7 +144,7 @@ func (s *Store) Apply(l *raft.Log) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.cur.Load()
-	s.txn = st.tree.Txn()
+	s.w = newWriteTxn(st)
 	res, applied := s.applyOne(l, st.applied)
 	s.publish(st, applied)
 	return res
@@ -136,7 +160,7 @@ func (s *Store) ApplyBatch(logs []*raft.Log) []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.cur.Load()
-	s.txn = st.tree.Txn()
+	s.w = newWriteTxn(st)
 	applied := st.applied
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
@@ -147,7 +171,7 @@ func (s *Store) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// applyOne applies l into s.txn given the last applied index, and returns
+// applyOne applies l into s.w given the last applied index, and returns
 // its outcome and the new last applied index.
 func (s *Store) applyOne(l *raft.Log, applied uint64) (any, uint64) {
 	if l.Index <= applied {
@@ -156,14 +180,18 @@ func (s *Store) applyOne(l *raft.Log, applied uint64) (any, uint64) {
 	return s.mux.Apply(l), l.Index
 }
 
-// publish ends s.txn and makes its tree, at index applied, the state
-// readers see (unless nothing moved).
+// publish ends s.w and makes its trees, at index applied, the state
+// readers see (unless nothing moved). Watchers are notified only after the
+// new state is published, so a woken watcher reads the change that woke it.
 func (s *Store) publish(prev *state, applied uint64) {
-	tree := s.txn.CommitOnly()
-	s.txn = nil
-	if applied != prev.applied || tree.Root() != prev.tree.Root() {
-		s.cur.Store(&state{tree: tree, applied: applied})
+	w := s.w
+	s.w = nil
+	next := w.commit(prev, applied)
+	if next.applied != prev.applied || next.tree.Root() != prev.tree.Root() || next.tombs.Root() != prev.tombs.Root() ||
+		next.horizon != prev.horizon || next.leases.Root() != prev.leases.Root() || next.leaseKeys.Root() != prev.leaseKeys.Root() {
+		s.cur.Store(next)
 	}
+	w.data.Notify()
 }
 
 // applyCommand applies a decoded command, or answers its decode error; it
@@ -180,21 +208,26 @@ func (s *Store) applyCommand(index uint64, c Command, decodeErr error) any {
 
 func (s *Store) applyPut(index uint64, p Command) any {
 	key := []byte(p.Key) // the tree keeps this slice: it must be fresh
-	create, modify := index, uint64(0)
-	if v, ok := s.txn.Get(key); ok {
+	create, modify, oldLease := index, uint64(0), uint64(0)
+	if v, ok := s.w.data.Get(key); ok {
 		old := v.(*entry)
-		create, modify = old.create, old.modify
+		create, modify, oldLease = old.create, old.modify, old.lease
+	}
+	if p.Lease != 0 && !s.w.hasLease(p.Lease) {
+		return fmt.Errorf("entry %d: %w: %d", index, ErrLeaseNotFound, p.Lease)
 	}
 	if p.CAS != nil && *p.CAS != modify {
 		return Result{OK: false, Index: index}
 	}
-	s.txn.Insert(key, &entry{value: p.Value, create: create, modify: index})
+	s.w.data.Insert(key, &entry{value: p.Value, create: create, modify: index, lease: p.Lease})
+	s.w.dropTomb(key)
+	s.w.moveLeaseKey(key, oldLease, p.Lease)
 	return Result{OK: true, Index: index}
 }
 
 func (s *Store) applyDelete(index uint64, p Command) any {
 	key := []byte(p.Key)
-	v, exists := s.txn.Get(key)
+	v, exists := s.w.data.Get(key)
 	if p.CAS != nil {
 		modify := uint64(0)
 		if exists {
@@ -205,7 +238,9 @@ func (s *Store) applyDelete(index uint64, p Command) any {
 		}
 	}
 	if exists {
-		s.txn.Delete(key)
+		s.w.data.Delete(key)
+		s.w.addTomb(key, index, s.limits.tombstoneCap())
+		s.w.moveLeaseKey(key, v.(*entry).lease, 0)
 	}
 	return Result{OK: true, Index: index}
 }

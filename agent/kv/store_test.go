@@ -220,7 +220,7 @@ func TestApplyRejects(t *testing.T) {
 		"key over limit":     {data: putData(t, "123456789", "", nil), want: ErrInvalidKey, msg: "the limit is 8"},
 		"value over limit":   {data: putData(t, "k", "12345", nil), want: ErrValueTooLarge, msg: "5 bytes"},
 		"bin no payload":     {data: raw(TypePutBin, ""), want: ErrInvalidCommand, msg: "payload is missing"},
-		"bin unknown flag":   {data: raw(TypePutBin, "\x02\x01a"), want: ErrInvalidCommand, msg: "unknown flags"},
+		"bin unknown flag":   {data: raw(TypePutBin, "\x04\x01a"), want: ErrInvalidCommand, msg: "unknown flags"},
 		"bin bad cas":        {data: raw(TypePutBin, "\x01\xff"), want: ErrInvalidCommand, msg: "bad cas"},
 		"bin key too long":   {data: raw(TypePutBin, "\x00\x05ab"), want: ErrInvalidCommand, msg: "bad key length"},
 		"bin no key length":  {data: raw(TypeDeleteBin, "\x00"), want: ErrInvalidCommand, msg: "bad key length"},

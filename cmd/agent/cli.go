@@ -76,6 +76,8 @@ func commands() []*command {
 			{name: "state", synopsis: "Show cluster health as autopilot sees it", run: (*cli).cmdAutopilotState},
 		}},
 		{name: "kv", synopsis: "Read and write the replicated key/value store", subs: kvCommands()},
+		{name: "lock", synopsis: "Run a command while holding a cluster-wide lock", run: (*cli).cmdLock},
+		{name: "lease", synopsis: "Grant, renew, revoke and show leases (TTLs for keys)", subs: leaseCommands()},
 		{name: "leave", synopsis: "Make the agent leave the cluster gracefully and exit", run: (*cli).cmdLeave},
 		{name: "reload", synopsis: "Make the agent reload its TLS certificate, key and CA", run: (*cli).cmdReload},
 		{name: "keygen", synopsis: "Print a new gossip encryption key", run: (*cli).cmdKeygen},

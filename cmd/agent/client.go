@@ -134,12 +134,19 @@ func (cf *clientFlags) tlsConfig() (*tls.Config, error) {
 // do sends a request and returns the body of a 2xx answer. Any other answer
 // becomes an error carrying the agent's {"error": "..."} message.
 func (a *apiClient) do(method, path string, query url.Values, body io.Reader) ([]byte, error) {
+	data, _, err := a.doCtx(context.Background(), method, path, query, body)
+	return data, err
+}
+
+// doCtx is do with a context, also returning the answer's headers (of an
+// error answer too, inside *apiError's Header).
+func (a *apiClient) doCtx(ctx context.Context, method, path string, query url.Values, body io.Reader) ([]byte, http.Header, error) {
 	u := *a.base
 	u.Path = path
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(context.Background(), method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
@@ -147,17 +154,17 @@ func (a *apiClient) do(method, path string, query url.Values, body io.Reader) ([
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return nil, a.connError(err)
+		return nil, nil, a.connError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer from %s: %w", a.base.Host, err)
+		return nil, nil, fmt.Errorf("reading the answer from %s: %w", a.base.Host, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &apiError{Status: resp.StatusCode, Msg: errorMessage(resp.StatusCode, data)}
+		return nil, resp.Header, &apiError{Status: resp.StatusCode, Msg: errorMessage(resp.StatusCode, data)}
 	}
-	return data, nil
+	return data, resp.Header, nil
 }
 
 // getJSON GETs path and decodes the answer into v; it also returns the raw body for -json.

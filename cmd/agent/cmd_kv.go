@@ -33,6 +33,7 @@ func kvCommands() []*command {
 		{name: "get", synopsis: "Print a key's value", run: (*cli).cmdKVGet},
 		{name: "delete", synopsis: "Delete a key", run: (*cli).cmdKVDelete},
 		{name: "list", synopsis: "List keys under a prefix", run: (*cli).cmdKVList},
+		{name: "watch", synopsis: "Print each change of a key or prefix until interrupted", run: (*cli).cmdKVWatch},
 	}
 }
 
@@ -50,6 +51,8 @@ func (c *cli) cmdKVPut(args []string) int {
 	cc := c.newClientCmd("agent kv put", "[flags] KEY VALUE",
 		"Sets KEY to VALUE once the write is committed. VALUE - reads the value from\nstdin; @FILE reads it from FILE (\\@ starts a literal @). With -cas, the write\nhappens only if the key's modify index is INDEX (0: only if the key is absent).", false)
 	cas := cc.fs.Int64("cas", -1, "compare-and-set: write only if the key's modify index is `INDEX` (0: only if absent)")
+	ttl := cc.fs.Duration("ttl", 0, "the key disappears this `DURATION` after this write unless written again (a lease of its own)")
+	lease := cc.fs.String("lease", "", "attach the key to lease `ID` (see agent lease grant)")
 	cc.minArgs, cc.maxArgs, cc.argsHelp = 2, 2, "two arguments, KEY and VALUE"
 	pos, api, code, ok := c.start(cc, args)
 	if !ok {
@@ -72,6 +75,19 @@ func (c *cli) cmdKVPut(args []string) int {
 	q := url.Values{}
 	if *cas >= 0 {
 		q.Set("cas", strconv.FormatInt(*cas, 10))
+	}
+	if *ttl != 0 && *lease != "" {
+		return c.usageError(cc.fs, "give -ttl or -lease, not both")
+	}
+	if *lease != "" {
+		q.Set("lease", *lease)
+	}
+	if *ttl != 0 {
+		info, err := grantLease(api, *ttl)
+		if err != nil {
+			return c.fail(fmt.Errorf("granting the key's lease: %w", err))
+		}
+		q.Set("lease", info.ID)
 	}
 	res, err := kvWriteCall(api, http.MethodPut, pos[0], q, body)
 	if err != nil {
