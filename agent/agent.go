@@ -62,6 +62,7 @@ type Agent struct {
 
 	reconcileCh chan discovery.Member
 	tombstones  *tombstones
+	addrs       *addrBook // Raft's by-ID address lookup, fed by gossip
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -107,6 +108,7 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		tombstones:  newTombstones(),
 		done:        make(chan struct{}),
 	}
+	a.addrs = &addrBook{clusterID: a.ClusterID}
 	a.kv = kv.NewStore(storeLimits())
 	a.fsm = a.kv
 	for _, opt := range opts {
@@ -255,6 +257,7 @@ func (a *Agent) startRaft(advertise string) error {
 		AdvertiseAddr: adv,
 		DataDir:       a.cfg.DataDir,
 		FSM:           a.fsm,
+		AddressOf:     a.addrs.raftAddr,
 		// The agent decides about bootstrapping itself (runBootstrap), after
 		// asking its peers; raftnode never bootstraps on its own here.
 		JoinOnly:           true,
@@ -329,6 +332,7 @@ func (a *Agent) startGossip(advertise string) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	a.gossip = g
+	a.addrs.gossip.Store(g)
 	return nil
 }
 

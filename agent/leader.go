@@ -161,9 +161,26 @@ func (a *Agent) reconcileAll(ctx context.Context) {
 		}
 		return
 	}
+	a.reconcileSelf(conf)
 	for _, m := range a.gossip.Members() {
 		if m.Meta.Role == discovery.RoleServer {
 			a.reconcileMember(ctx, m, &conf)
+		}
+	}
+}
+
+// reconcileSelf rewrites the leader's own entry when it restarted at a new
+// address: reconcileMember skips this node, and the stale address would
+// otherwise stay in the configuration (and in every follower's fallback).
+func (a *Agent) reconcileSelf(conf raftnode.Configuration) {
+	for _, s := range conf.Servers {
+		if s.ID != a.NodeID() || s.Address == a.raft.Addr() {
+			continue
+		}
+		a.logger.Info("updating own address in place", "id", s.ID, "old", s.Address, "new", a.raft.Addr())
+		self := a.gossip.LocalMember()
+		if err := a.pilot.AddServer(toAutopilotMember(self)); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Warn("failed to update own address", "error", err)
 		}
 	}
 }

@@ -54,6 +54,7 @@ type Gossip struct {
 
 	joined   atomic.Bool
 	dirty    chan struct{}
+	reclaims chan reclaimClaim // address conflicts, for reclaimLoop
 	refusals *refusalLog
 	admitted admitCache
 
@@ -104,6 +105,8 @@ func New(cfg Config) (*Gossip, error) {
 		go g.persistLoop()
 	}
 	g.keyringWorkers()
+	g.wg.Add(1)
+	go g.reclaimLoop()
 	g.logger.Info("gossip listening", "node_id", cfg.NodeID, "addr", g.Addr(), "profile", cfg.Profile,
 		"encrypted", g.EncryptionEnabled())
 	if cfg.AllowUnencrypted {
@@ -129,6 +132,7 @@ func newGossip(cfg Config) (*Gossip, error) {
 		resolver: cfg.Resolver,
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
+		reclaims: make(chan reclaimClaim, 16),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
 		queries:  newKeyringQueries(),
 		ctx:      ctx,
@@ -163,6 +167,7 @@ func (g *Gossip) createMemberlist() error {
 	mc.Events = eventDelegate{g}
 	mc.Alive = aliveDelegate{g}
 	mc.Merge = mergeDelegate{g}
+	mc.Conflict = conflictDelegate{g}
 	if err := g.wrapTransport(mc); err != nil {
 		return err
 	}
@@ -255,6 +260,12 @@ func (g *Gossip) Member(id string) (Member, bool) {
 	}
 	return Member{}, false
 }
+
+// MemberFast returns one member as the membership callbacks last recorded
+// it, without asking memberlist: a suspect member reads as alive. It costs
+// one map lookup, for paths that run per RPC (Raft's address lookup); use
+// Member for the exact status.
+func (g *Gossip) MemberFast(id string) (Member, bool) { return g.table.get(id) }
 
 // LocalMember returns this node, with its current metadata.
 func (g *Gossip) LocalMember() Member {

@@ -138,7 +138,7 @@ func (n *Node) open() (err error) {
 	if n.stream, err = newStreamLayer(&n.opts, n.logger); err != nil {
 		return err
 	}
-	n.trans = newTransport(n.stream, n.logger)
+	n.trans = newTransport(n.stream, n.opts.AddressOf, n.logger)
 	n.metrics = newNodeMetrics(n)
 	n.leaders = startLeaderForwarder(n.logger, n.metrics.leaderChanges)
 	n.meta = newMetaFSM(n.opts.FSM)

@@ -293,12 +293,33 @@ func (c *serverConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// newTransport wraps the stream layer in raft's NetworkTransport.
-func newTransport(s *streamLayer, logger hclog.Logger) *raft.NetworkTransport {
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+// newTransport wraps the stream layer in raft's NetworkTransport; with
+// addressOf set, raft dials servers by ID through it.
+func newTransport(s *streamLayer, addressOf func(string) (string, bool), logger hclog.Logger) *raft.NetworkTransport {
+	cfg := &raft.NetworkTransportConfig{
 		Stream:  s,
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  logger.Named("transport"),
-	})
+	}
+	if addressOf != nil {
+		cfg.ServerAddressProvider = addressProvider(addressOf)
+	}
+	return raft.NewNetworkTransportWithConfig(cfg)
+}
+
+// errNoAddress makes raft fall back to the configuration's address.
+var errNoAddress = errors.New("raftnode: no current address for server")
+
+// addressProvider adapts Options.AddressOf to raft's ServerAddressProvider.
+// raft calls it for every RPC to a server and, on an error, dials the
+// address in its configuration instead.
+type addressProvider func(string) (string, bool)
+
+// ServerAddr implements raft.ServerAddressProvider.
+func (f addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if a, ok := f(string(id)); ok && a != "" {
+		return raft.ServerAddress(a), nil
+	}
+	return "", errNoAddress
 }
