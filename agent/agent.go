@@ -63,6 +63,8 @@ type Agent struct {
 	reconcileCh chan discovery.Member
 	tombstones  *tombstones
 	addrs       *addrBook // Raft's by-ID address lookup, fed by gossip
+	boot        string    // this run's random ID, gossiped as Meta.Boot
+	leaderHint  leaderHint
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -109,6 +111,7 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		done:        make(chan struct{}),
 	}
 	a.addrs = &addrBook{clusterID: a.ClusterID}
+	a.boot = randomHex(8)
 	a.kv = kv.NewStore(storeLimits())
 	a.fsm = a.kv
 	for _, opt := range opts {
@@ -345,6 +348,7 @@ func (a *Agent) localMeta() discovery.Meta {
 		Role:      discovery.RoleClient,
 		Zone:      a.cfg.Zone,
 		Version:   Version,
+		Boot:      a.boot,
 	}
 	if a.raft != nil {
 		m.Role = discovery.RoleServer
