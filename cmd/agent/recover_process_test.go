@@ -102,7 +102,8 @@ func TestProcessOutageRecovery(t *testing.T) {
 }
 
 // checkAllAcked reads every key w wrote, linearizably through leader and
-// then from each node's own copy, against w's acknowledged history.
+// then from each node's own copy once it has caught up, against w's
+// acknowledged history.
 func checkAllAcked(t *testing.T, w *kvWriter, leader *procNode, nodes []*procNode) {
 	t.Helper()
 	for _, key := range w.keys() {
@@ -117,13 +118,17 @@ func checkAllAcked(t *testing.T, w *kvWriter, leader *procNode, nodes []*procNod
 			return nil
 		})
 		for _, n := range nodes {
-			got, _, err := getKV(n.http(), key, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, cerr := w.check(key, got); cerr != nil {
-				t.Errorf("%s: %v", n.id, cerr)
-			}
+			// A follower may still be applying: wait for it to converge.
+			testutil.WaitFor(t, dayTwoTimeout, func() error {
+				got, _, err := getKV(n.http(), key, true)
+				if err != nil {
+					return err
+				}
+				if _, cerr := w.check(key, got); cerr != nil {
+					return fmt.Errorf("%s: %v", n.id, cerr)
+				}
+				return nil
+			})
 		}
 	}
 }
