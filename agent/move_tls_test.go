@@ -50,23 +50,7 @@ func TestMovedIDWithWrongCertificateIsRefused(t *testing.T) {
 		}
 		return nil
 	})
-	testutil.Never(t, 3*time.Second, func() error {
-		if impostor.Raft().HasState() {
-			return fmt.Errorf("the impostor received raft state")
-		}
-		for _, n := range live {
-			conf, err := n.Agent.Node().GetConfiguration(t.Context())
-			if err != nil {
-				continue
-			}
-			for _, s := range conf.Servers {
-				if s.ID == victim.ID && s.Address != oldAddr {
-					return fmt.Errorf("%s rewrote %s's address to %s", n.ID, victim.ID, s.Address)
-				}
-			}
-		}
-		return nil
-	})
+	neverAdmitted(t, impostor, live, victim.ID, oldAddr)
 
 	// The genuine server, back with its data and certificate at yet
 	// another address, takes its place again.
@@ -86,4 +70,28 @@ func TestMovedIDWithWrongCertificateIsRefused(t *testing.T) {
 		}
 		return fmt.Errorf("configuration %+v, want %s a voter at %s", conf.Servers, victim.ID, back.Raft().Addr())
 	})
+}
+
+// neverAdmitted checks for a while that impostor gets no Raft state and
+// that no live node rewrites id's address away from oldAddr.
+func neverAdmitted(t *testing.T, impostor *agenttest.Node, live []*agenttest.Node, id, oldAddr string) {
+	t.Helper()
+	testutil.Never(t, 3*time.Second, func() error {
+		if impostor.Raft().HasState() {
+			return fmt.Errorf("the impostor received raft state")
+		}
+		for _, n := range live {
+			conf, err := n.Agent.Node().GetConfiguration(t.Context())
+			if err != nil {
+				continue
+			}
+			for _, s := range conf.Servers {
+				if s.ID == id && s.Address != oldAddr {
+					return fmt.Errorf("%s rewrote %s's address to %s", n.ID, id, s.Address)
+				}
+			}
+		}
+		return nil
+	})
+
 }
