@@ -63,7 +63,10 @@ type Agent struct {
 	reconcileCh chan discovery.Member
 	tombstones  *tombstones
 	// leases is the leader's lease clock (see leases.go).
-	leases leaseKeeper
+	leases     leaseKeeper
+	addrs      *addrBook // Raft's by-ID address lookup, fed by gossip
+	boot       string    // this run's random ID, gossiped as Meta.Boot
+	leaderHint leaderHint
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -109,6 +112,8 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		tombstones:  newTombstones(),
 		done:        make(chan struct{}),
 	}
+	a.addrs = &addrBook{clusterID: a.ClusterID}
+	a.boot = randomHex(8)
 	a.kv = kv.NewStore(storeLimits())
 	a.fsm = a.kv
 	for _, opt := range opts {
@@ -263,6 +268,7 @@ func (a *Agent) startRaft(advertise string) error {
 		AdvertiseAddr: adv,
 		DataDir:       a.cfg.DataDir,
 		FSM:           a.fsm,
+		AddressOf:     a.addrs.raftAddr,
 		// The agent decides about bootstrapping itself (runBootstrap), after
 		// asking its peers; raftnode never bootstraps on its own here.
 		JoinOnly:           true,
@@ -338,6 +344,7 @@ func (a *Agent) startGossip(advertise string) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	a.gossip = g
+	a.addrs.gossip.Store(g)
 	return nil
 }
 
@@ -350,6 +357,7 @@ func (a *Agent) localMeta() discovery.Meta {
 		Role:      discovery.RoleClient,
 		Zone:      a.cfg.Zone,
 		Version:   Version,
+		Boot:      a.boot,
 	}
 	if a.raft != nil {
 		m.Role = discovery.RoleServer

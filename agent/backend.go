@@ -98,7 +98,11 @@ func (b backend) RemovePeer(ctx context.Context, id string) error {
 	if !found {
 		return fmt.Errorf("%w: %q is not in the raft configuration", httpapi.ErrNotFound, id)
 	}
-	a.tombstones.add(id)
+	boot := ""
+	if m, ok := a.gossip.Member(id); ok {
+		boot = m.Meta.Boot
+	}
+	a.tombstones.add(id, boot, time.Now())
 	if err := a.raft.RemoveServer(ctx, id); err != nil {
 		return mapRaftErr(err)
 	}
@@ -170,14 +174,7 @@ func (b backend) Ready() error {
 		}
 		return nil
 	}
-	st := a.raft.Status()
-	if st.LeaderID == "" {
-		return fmt.Errorf("%w: no cluster leader known", httpapi.ErrNoLeader)
-	}
-	if st.AppliedIndex < st.CommitIndex {
-		return fmt.Errorf("%w: applied index %d behind commit index %d", httpapi.ErrUnavailable, st.AppliedIndex, st.CommitIndex)
-	}
-	return nil
+	return a.ready()
 }
 
 // Leave runs the graceful leave now, so the caller learns whether it
@@ -219,12 +216,18 @@ func (b backend) ServerStats() httpapi.ServerStats {
 }
 
 // LeaderHTTPAddr is where requests are forwarded: the leader's Raft port,
-// which also serves the agent API to other agents (see internal/mux).
+// which also serves the agent API to other agents (see internal/mux). A
+// server whose Raft knows no leader asks the other servers (see
+// leaderHint), so one waiting to be added forwards at once instead of
+// answering 503.
 func (b backend) LeaderHTTPAddr() string {
 	if b.a.raft == nil {
 		return b.a.leaderAddrFromServers()
 	}
-	return b.a.raft.LeaderAddr()
+	if addr := b.a.raft.LeaderAddr(); addr != "" {
+		return addr
+	}
+	return b.a.leaderFromPeers()
 }
 
 func (b backend) IsLeader() bool { return b.a.raft != nil && b.a.raft.IsLeader() }

@@ -167,9 +167,26 @@ func (a *Agent) reconcileAll(ctx context.Context) {
 		}
 		return
 	}
+	a.reconcileSelf(conf)
 	for _, m := range a.gossip.Members() {
 		if m.Meta.Role == discovery.RoleServer {
 			a.reconcileMember(ctx, m, &conf)
+		}
+	}
+}
+
+// reconcileSelf rewrites the leader's own entry when it restarted at a new
+// address: reconcileMember skips this node, and the stale address would
+// otherwise stay in the configuration (and in every follower's fallback).
+func (a *Agent) reconcileSelf(conf raftnode.Configuration) {
+	for _, s := range conf.Servers {
+		if s.ID != a.NodeID() || s.Address == a.raft.Addr() {
+			continue
+		}
+		a.logger.Info("updating own address in place", "id", s.ID, "old", s.Address, "new", a.raft.Addr())
+		self := a.gossip.LocalMember()
+		if err := a.pilot.AddServer(toAutopilotMember(self)); err != nil && !errors.Is(err, context.Canceled) {
+			a.logger.Warn("failed to update own address", "error", err)
 		}
 	}
 }
@@ -205,7 +222,7 @@ func (a *Agent) reconcileMember(ctx context.Context, m discovery.Member, conf *r
 		if existing != nil && existing.Address == m.Meta.RaftAddr {
 			return
 		}
-		if existing == nil && a.tombstones.has(m.ID) {
+		if existing == nil && a.tombstones.blocks(m, time.Now()) {
 			return
 		}
 		a.addServer(m, existing)
@@ -263,31 +280,53 @@ func (a *Agent) removeFailedServer(ctx context.Context, id string) error {
 	return nil
 }
 
-// tombstones remember servers an operator removed explicitly, so the next
-// reconcile does not add them straight back while they are still alive in
-// gossip (for example between a leave's Raft removal and its gossip leave).
+// tombstones remember servers an operator removed explicitly (agent leave
+// and remove-peer both end here), so the next reconcile does not add them
+// straight back while they are still alive in gossip (for example between a
+// leave's Raft removal and its gossip leave). A tombstone holds only the
+// incarnation that was removed (its gossiped Boot): the same server
+// restarted, with its data or wiped, is a new incarnation and is added back
+// at once, so a rolling restart with leave_on_terminate does not keep each
+// server out of Raft for the whole TTL.
 type tombstones struct {
-	mu    sync.Mutex
-	until map[string]time.Time
+	mu sync.Mutex
+	m  map[string]tombstone
+}
+
+// tombstone is one removed incarnation.
+type tombstone struct {
+	until time.Time
+	boot  string // the removed incarnation's Meta.Boot; "" when unknown
 }
 
 const tombstoneTTL = 15 * time.Second
 
-func newTombstones() *tombstones { return &tombstones{until: make(map[string]time.Time)} }
+func newTombstones() *tombstones { return &tombstones{m: make(map[string]tombstone)} }
 
-func (t *tombstones) add(id string) {
+func (t *tombstones) add(id, boot string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.until[id] = time.Now().Add(tombstoneTTL)
+	t.m[id] = tombstone{until: now.Add(tombstoneTTL), boot: boot}
 }
 
-func (t *tombstones) has(id string) bool {
+// blocks reports whether member m may not be re-added yet.
+func (t *tombstones) blocks(m discovery.Member, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	until, ok := t.until[id]
-	if ok && time.Now().After(until) {
-		delete(t.until, id)
+	ts, ok := t.m[m.ID]
+	if ok && !now.Before(ts.until) {
+		delete(t.m, m.ID)
 		return false
 	}
-	return ok
+	return ok && tombstoneBlocks(ts, m.Meta.Boot, now)
+}
+
+// tombstoneBlocks decides whether a tombstone keeps an incarnation with
+// the given Boot out of Raft: only the removed incarnation itself, or any
+// when either Boot is unknown (an older agent), until the TTL passes.
+func tombstoneBlocks(ts tombstone, boot string, now time.Time) bool {
+	if !now.Before(ts.until) {
+		return false
+	}
+	return ts.boot == "" || boot == "" || boot == ts.boot
 }

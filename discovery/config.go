@@ -74,13 +74,20 @@ const DefaultPort = 7946
 
 // Defaults applied by New to zero-valued fields.
 const (
-	defaultBindAddr            = "0.0.0.0"
-	defaultEventBuffer         = 256
-	defaultJoinBackoffMin      = 500 * time.Millisecond
-	defaultJoinBackoffMax      = 30 * time.Second
-	defaultRejoinInterval      = 10 * time.Second
-	defaultDeadRetention       = 72 * time.Hour
-	defaultDeadNodeReclaimTime = 30 * time.Second
+	defaultBindAddr       = "0.0.0.0"
+	defaultEventBuffer    = 256
+	defaultJoinBackoffMin = 500 * time.Millisecond
+	defaultJoinBackoffMax = 30 * time.Second
+	defaultRejoinInterval = 10 * time.Second
+	defaultDeadRetention  = 72 * time.Hour
+	// defaultDeadNodeReclaimTime lets a node ID come back at a new address
+	// as soon as the failure detector has declared its old incarnation
+	// dead: a node restarted with its data at a new address (a rescheduled
+	// pod, a new VM) is the common case, and memberlist's own protection
+	// against two live nodes sharing a name still holds, because a live
+	// old incarnation is never dead. Waiting 30s, as before, kept a moved
+	// server out of gossip, and so out of Raft, for half a minute.
+	defaultDeadNodeReclaimTime = time.Millisecond
 	defaultUpdateTimeout       = 5 * time.Second
 )
 
@@ -178,7 +185,8 @@ type Config struct {
 	// TCPTimeout bounds each join dial and push/pull.
 	TCPTimeout time.Duration
 	// DeadNodeReclaimTime lets a node ID that has been dead this long come back
-	// at a new address. Zero means the default, 30s; negative never allows it.
+	// at a new address. Zero means the default, 1ms (as soon as it is dead);
+	// negative never allows it.
 	DeadNodeReclaimTime time.Duration
 }
 
@@ -215,7 +223,6 @@ func LoopbackConfig() Config {
 	c.GossipInterval = 50 * time.Millisecond
 	c.PushPullInterval = 2 * time.Second
 	c.GossipToTheDeadTime = 5 * time.Second
-	c.DeadNodeReclaimTime = time.Second
 	return c
 }
 

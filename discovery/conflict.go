@@ -122,19 +122,27 @@ func (g *Gossip) checkMergeConflict(peers []*memberlist.Node) error {
 
 // conflictDelegate hears memberlist's own conflicts: an alive message for
 // a known name at another address, refused by memberlist. It is called with
-// memberlist's node lock held, so it only logs and counts.
+// memberlist's node lock held, so it only logs, counts and enqueues.
 type conflictDelegate struct{ g *Gossip }
 
 var _ memberlist.ConflictDelegate = conflictDelegate{}
 
-// NotifyConflict reports an alive message that claims this node's ID. A
-// conflict between two other members is left to them (and to memberlist's
-// own log line): this node cannot tell a duplicate from a restart.
+// NotifyConflict tells a claim on this node's own ID (a possible duplicate,
+// see notifySelfConflict) from another member seen at a new address (a
+// restart elsewhere, followed up by queueReclaim).
 func (d conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
-	g := d.g
-	if existing.Name != g.cfg.NodeID {
+	if existing.Name == d.g.cfg.NodeID {
+		d.g.notifySelfConflict(existing, other)
 		return
 	}
+	d.g.queueReclaim(other)
+}
+
+// notifySelfConflict reports an alive message that claims this node's ID.
+// A conflict between two other members is left to them (and to
+// memberlist's own log line): this node cannot tell a duplicate from a
+// restart.
+func (g *Gossip) notifySelfConflict(existing, other *memberlist.Node) {
 	w, ok := g.claimant(other)
 	if !ok {
 		return

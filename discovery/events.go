@@ -155,6 +155,18 @@ func (t *memberTable) rememberLocked(id, addr string, now time.Time) {
 	}
 }
 
+// get returns one entry as the callbacks last recorded it (a suspect still
+// reads as alive): a cheap lookup for hot paths.
+func (t *memberTable) get(id string) (Member, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.entries[id]
+	if !ok {
+		return Member{}, false
+	}
+	return *m, true
+}
+
 // forget drops a dead or left member and its remembered address. Live
 // members are kept: memberlist would report them again at once.
 func (t *memberTable) forget(id string) bool {

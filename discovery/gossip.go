@@ -60,6 +60,7 @@ type Gossip struct {
 	settled  chan struct{} // closed when the first join phase ends (JoinSettled)
 	settle   sync.Once
 	dirty    chan struct{}
+	reclaims chan reclaimClaim // address conflicts, for reclaimLoop
 	refusals *refusalLog
 	admitted admitCache
 
@@ -110,6 +111,8 @@ func New(cfg Config) (*Gossip, error) {
 		go g.persistLoop()
 	}
 	g.keyringWorkers()
+	g.wg.Add(1)
+	go g.reclaimLoop()
 	g.logger.Info("gossip listening", "node_id", cfg.NodeID, "addr", g.Addr(), "profile", cfg.Profile,
 		"encrypted", g.EncryptionEnabled())
 	if cfg.AllowUnencrypted {
@@ -139,6 +142,7 @@ func newGossip(cfg Config) (*Gossip, error) {
 		events:   make(chan Event, cfg.EventBuffer),
 		dirty:    make(chan struct{}, 1),
 		settled:  make(chan struct{}),
+		reclaims: make(chan reclaimClaim, 16),
 		refusals: &refusalLog{logger: logger, clock: cfg.Clock, last: make(map[string]time.Time)},
 		queries:  newKeyringQueries(),
 		run:      run,
@@ -279,6 +283,12 @@ func (g *Gossip) Member(id string) (Member, bool) {
 	}
 	return Member{}, false
 }
+
+// MemberFast returns one member as the membership callbacks last recorded
+// it, without asking memberlist: a suspect member reads as alive. It costs
+// one map lookup, for paths that run per RPC (Raft's address lookup); use
+// Member for the exact status.
+func (g *Gossip) MemberFast(id string) (Member, bool) { return g.table.get(id) }
 
 // LocalMember returns this node, with its current metadata.
 func (g *Gossip) LocalMember() Member {

@@ -138,7 +138,11 @@ func (n *Node) open() (err error) {
 	if n.stream, err = newStreamLayer(&n.opts, n.logger); err != nil {
 		return err
 	}
-	n.trans = newTransport(n.stream, n.logger)
+	var addrs *addressProvider
+	if n.opts.AddressOf != nil {
+		addrs = &addressProvider{lookup: n.opts.AddressOf}
+	}
+	n.trans = newTransport(n.stream, addrs, n.logger)
 	n.metrics = newNodeMetrics(n)
 	n.leaders = startLeaderForwarder(n.logger, n.metrics.leaderChanges)
 	n.meta = newMetaFSM(n.opts.FSM)
@@ -149,6 +153,9 @@ func (n *Node) open() (err error) {
 	if n.raft, err = raft.NewRaft(n.raftConfig(), n.meta, n.store.logs, n.store.store, n.store.snaps, trans); err != nil {
 		n.raft = nil
 		return fmt.Errorf("raftnode: start raft: %w", err)
+	}
+	if addrs != nil {
+		addrs.raft.Store(n.raft)
 	}
 	// Raft has read the log, the stable state and the newest snapshot: the
 	// store a migration produced works, so its predecessor can go.

@@ -114,6 +114,15 @@ type Options struct {
 	// Dial, when set, opens the raw TCP connections to peers; TLS, if
 	// enabled, is layered on top. Default: a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// AddressOf, when set, resolves a server's current Raft address by node
+	// ID each time raft dials it, so a server that moved is reached at its
+	// new address at once, before any leader rewrote the configuration (and
+	// while there is no leader at all). It returns ok false to fall back to
+	// the address in the configuration. raft calls it on its RPC
+	// goroutines: it must not block, and must only answer from sources it
+	// trusts (the agent answers from admitted gossip members). nil: always
+	// the configuration's address.
+	AddressOf func(id string) (addr string, ok bool)
 	// TLS, when non-nil, wraps every Raft connection in mutual TLS. nil (or a
 	// nil pointer of an implementing type) means plain TCP.
 	TLS TLSConfigurator

@@ -293,14 +293,49 @@ func (c *serverConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// newTransport wraps the stream layer in raft's NetworkTransport.
-func newTransport(s *streamLayer, logger hclog.Logger) *raft.NetworkTransport {
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+// newTransport wraps the stream layer in raft's NetworkTransport; with
+// addrs set, raft dials servers by ID through it.
+func newTransport(s *streamLayer, addrs *addressProvider, logger hclog.Logger) *raft.NetworkTransport {
+	cfg := &raft.NetworkTransportConfig{
 		Stream:  s,
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  logger.Named("transport"),
-	})
+	}
+	if addrs != nil {
+		cfg.ServerAddressProvider = addrs
+	}
+	return raft.NewNetworkTransportWithConfig(cfg)
+}
+
+// errNoAddress makes raft fall back to the address it was given.
+var errNoAddress = errors.New("raftnode: no current address for server")
+
+// addressProvider is raft's ServerAddressProvider over Options.AddressOf.
+// raft calls it for every RPC to a server; when it fails, raft logs a
+// warning and dials the configuration's address. So a server that
+// AddressOf does not know is answered from the latest configuration here,
+// quietly, and only a server in neither makes raft warn.
+type addressProvider struct {
+	lookup func(string) (string, bool)
+	raft   atomic.Pointer[raft.Raft] // set once raft exists
+}
+
+// ServerAddr implements raft.ServerAddressProvider.
+func (p *addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if a, ok := p.lookup(string(id)); ok && a != "" {
+		return raft.ServerAddress(a), nil
+	}
+	if r := p.raft.Load(); r != nil {
+		// The latest configuration is an atomic load in raft, safe and
+		// cheap on the RPC goroutines.
+		for _, s := range r.GetConfiguration().Configuration().Servers {
+			if s.ID == id {
+				return s.Address, nil
+			}
+		}
+	}
+	return "", errNoAddress
 }
 
 // noPipelineTransport is the network transport without pipelined

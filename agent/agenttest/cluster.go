@@ -152,9 +152,8 @@ func (n *Node) take() *agent.Agent {
 }
 
 // Restart starts the agent again with the same config, data dir and
-// ports, as a restarted machine would come back. (A full-cluster restart at
-// new Raft addresses could elect nobody: every voter would dial addresses
-// nobody listens on any more.)
+// ports, as a restarted machine would come back. (To come back at a new
+// address, start a new Node from a copy of Config with the ports zeroed.)
 func (n *Node) Restart() {
 	n.t.Helper()
 	if err := n.TryRestart(); err != nil {

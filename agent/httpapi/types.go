@@ -177,7 +177,9 @@ type Backend interface {
 	// ErrNotLeader when not leader.
 	TransferLeadership(ctx context.Context, id string) error
 	AutopilotHealth(ctx context.Context) (AutopilotHealth, error)
-	// Ready returns nil when this node has a leader and has applied up to it.
+	// Ready returns nil when this node has a leader, has applied up to it
+	// and, on a server, holds the Raft role it should (see the agent's
+	// readiness): restarting the next server is then safe.
 	Ready() error
 	// Leave starts a graceful leave; the agent exits afterwards.
 	Leave(ctx context.Context) error

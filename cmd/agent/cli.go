@@ -71,6 +71,7 @@ func commands() []*command {
 			{name: "remove-peer", synopsis: "Remove a server from the Raft configuration", run: (*cli).cmdRaftRemovePeer},
 			{name: "transfer-leadership", synopsis: "Hand leadership to another voter", run: (*cli).cmdRaftTransfer},
 			{name: "migrate-store", synopsis: "Convert a stopped agent's Raft log store (wal, boltdb) in place", run: (*cli).cmdRaftMigrateStore},
+			{name: "recover", synopsis: "Rewrite a stopped server's Raft configuration after losing quorum (offline)", run: (*cli).cmdRaftRecover},
 		}},
 		{name: "autopilot", synopsis: "Inspect autopilot", subs: []*command{
 			{name: "state", synopsis: "Show cluster health as autopilot sees it", run: (*cli).cmdAutopilotState},

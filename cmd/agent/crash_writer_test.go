@@ -27,6 +27,7 @@ type putRecord struct {
 type kvWriter struct {
 	mu      sync.Mutex
 	history map[string][]putRecord
+	ackedAt []time.Time // when each acknowledged write returned, in order
 	acked   atomic.Int64
 	failed  atomic.Int64
 	lastErr atomic.Value // string
@@ -74,6 +75,9 @@ func startKVWriter(prefix string, targets []string, writers, maxPerWriter int, u
 func (w *kvWriter) record(key, val string, err error) {
 	w.mu.Lock()
 	w.history[key] = append(w.history[key], putRecord{val: val, acked: err == nil})
+	if err == nil {
+		w.ackedAt = append(w.ackedAt, time.Now())
+	}
 	w.mu.Unlock()
 	if err != nil {
 		w.failed.Add(1)
@@ -113,6 +117,21 @@ func (w *kvWriter) check(key, got string) (ok bool, err error) {
 		}
 	}
 	return true, fmt.Errorf("%s = %q, want the last acknowledged %q (or a later unacknowledged write)", key, got, h[last].val)
+}
+
+// longestGap is the longest stretch between from and to with no
+// acknowledged write.
+func (w *kvWriter) longestGap(from, to time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	longest, prev := time.Duration(0), from
+	for _, at := range w.ackedAt {
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		longest, prev = max(longest, at.Sub(prev)), at
+	}
+	return max(longest, to.Sub(prev))
 }
 
 // keys returns every key written.
