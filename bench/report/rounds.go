@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/clusteragent/agent/bench/load"
 )
@@ -194,16 +195,22 @@ func (t EtcdTarget) Line() string {
 	return s + ": " + metText(t.Met)
 }
 
-// Client counts of the throughput targets against etcd, and how
-// many times etcd's PUT ops/s each asks for.
+// etcdThroughputTargets are the targets against etcd's ops/s: the
+// operation, the client count, and how many times etcd's ops/s it asks for.
 var etcdThroughputTargets = []struct {
+	op      string
 	clients int
 	factor  float64
-}{{1, 1}, {16, 1}, {64, 2}}
+}{
+	{"put", 1, 1.5}, {"put", 16, 1.5}, {"put", 64, 2},
+	{"get", 1, 1.5}, {"get", 16, 1.5}, {"get", 64, 1.5},
+}
 
-// EtcdTargets judge the PUT levels against etcd: ops/s at 1 and 16 clients
-// at least etcd's and at 64 clients at least twice, p99 at every client
-// count measured no more than etcd's. Nil without etcd.
+// EtcdTargets judge the levels against etcd: PUT ops/s at 1 and 16
+// clients at least 1.5× etcd's and at 64 clients at least twice, PUT p99
+// at every client count measured no more than etcd's, linearizable GET
+// ops/s at least 1.5× etcd's at every level, and the leader's RSS under
+// the largest put load no more than etcd's. Nil without etcd.
 func (r *Report) EtcdTargets() []EtcdTarget {
 	if r.Etcd == nil {
 		return nil
@@ -211,8 +218,8 @@ func (r *Report) EtcdTargets() []EtcdTarget {
 	ls := r.Levels()
 	var out []EtcdTarget
 	for _, tt := range etcdThroughputTargets {
-		t := EtcdTarget{Text: fmt.Sprintf("PUT ops/s at %s ≥ %setcd's", clientsText(tt.clients), factorText(tt.factor))}
-		if l := level(ls, "put", tt.clients); l != nil && l.OpsRatio != nil {
+		t := EtcdTarget{Text: fmt.Sprintf("%s ops/s at %s ≥ %setcd's", strings.ToUpper(tt.op), clientsText(tt.clients), factorText(tt.factor))}
+		if l := level(ls, tt.op, tt.clients); l != nil && l.OpsRatio != nil {
 			t.Ratio, t.Met = l.OpsRatio, l.OpsRatio.Median >= tt.factor
 		}
 		out = append(out, t)
@@ -227,7 +234,19 @@ func (r *Report) EtcdTargets() []EtcdTarget {
 		}
 		out = append(out, t)
 	}
-	return out
+	return append(out, r.rssTarget())
+}
+
+// rssTarget judges the leader's peak RSS under the largest put load
+// against etcd's.
+func (r *Report) rssTarget() EtcdTarget {
+	t := EtcdTarget{Text: fmt.Sprintf("leader RSS under the %d-client put load ≤ etcd's", r.Agent.Memory.LoadClients)}
+	ours, theirs := r.Agent.Memory.LoadRSSBytes, r.Etcd.Memory.LoadRSSBytes
+	if ours > 0 && theirs > 0 {
+		v := float64(ours) / float64(theirs)
+		t.Ratio, t.Met = &Ratio{Median: v, Min: v, Max: v}, v <= 1
+	}
+	return t
 }
 
 func clientsText(n int) string {
@@ -241,7 +260,7 @@ func factorText(f float64) string {
 	if f == 1 {
 		return ""
 	}
-	return num(f, 0) + "× "
+	return strings.TrimSuffix(strings.TrimRight(num(f, 1), "0"), ".") + "× "
 }
 
 // rounds is how many rounds the levels ran.
