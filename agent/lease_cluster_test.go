@@ -10,12 +10,28 @@ import (
 	"github.com/clusteragent/agent/agent/httpapi"
 )
 
+// httpDoSettled is httpDo retried while the answer is 503: a leadership
+// change is something Raft may do at any time, and the API answers it with
+// 503 and "retry". Every request the lease tests send this way may safely
+// be repeated (a repeated grant only leaves an unused lease behind).
+func httpDoSettled(t *testing.T, method, url, body string) httpResult {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := httpDo(t, method, url, body)
+		if res.code != 503 || time.Now().After(deadline) {
+			return res
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
 // grantLease grants a lease through n and returns its ID and the time the
 // request was sent.
 func grantLease(t *testing.T, n *agenttest.Node, ttl string) (string, time.Time) {
 	t.Helper()
 	sent := time.Now()
-	res := httpDo(t, "POST", "http://"+n.Agent.HTTPAddr()+"/v1/lease", fmt.Sprintf(`{"ttl":%q}`, ttl))
+	res := httpDoSettled(t, "POST", "http://"+n.Agent.HTTPAddr()+"/v1/lease", fmt.Sprintf(`{"ttl":%q}`, ttl))
 	var info httpapi.LeaseInfo
 	if res.code != 200 || json.Unmarshal(res.body, &info) != nil || info.ID == "" || info.TTL != ttl {
 		t.Fatalf("grant: %d %s", res.code, res.body)
@@ -26,11 +42,18 @@ func grantLease(t *testing.T, n *agenttest.Node, ttl string) (string, time.Time)
 // renewLease renews through n and returns the send time of the request.
 func renewLease(t *testing.T, n *agenttest.Node, id string) time.Time {
 	t.Helper()
-	sent := time.Now()
-	if res := httpDo(t, "PUT", "http://"+n.Agent.HTTPAddr()+"/v1/lease/"+id+"/renew", ""); res.code != 200 {
-		t.Fatalf("renew %s: %d %s", id, res.code, res.body)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		// The send time of the renew that was acknowledged is what the
+		// safety rule counts from.
+		sent := time.Now()
+		res := httpDo(t, "PUT", "http://"+n.Agent.HTTPAddr()+"/v1/lease/"+id+"/renew", "")
+		if res.code == 200 {
+			return sent
+		}
+		if res.code != 503 || time.Now().After(deadline) {
+			t.Fatalf("renew %s: %d %s", id, res.code, res.body)
+		}
 	}
-	return sent
 }
 
 // waitGone polls n's copy (stale reads) until key is gone and returns when
@@ -57,17 +80,17 @@ func TestLeaseExpiresAfterTTLAndRenewKeepsIt(t *testing.T) {
 		follower = nodes[1]
 	}
 	// Unknown lease: 404.
-	if res := httpDo(t, "PUT", kvURL(follower, "k", "lease=999999"), "v"); res.code != 404 {
+	if res := httpDoSettled(t, "PUT", kvURL(follower, "k", "lease=999999"), "v"); res.code != 404 {
 		t.Fatalf("put with an unknown lease: %d %s", res.code, res.body)
 	}
 	kept, _ := grantLease(t, follower, "2s")
 	id, sent := grantLease(t, follower, "2s")
 	for _, k := range []struct{ key, lease string }{{"tmp/a", id}, {"tmp/b", id}, {"tmp/kept", kept}} {
-		if res := httpDo(t, "PUT", kvURL(follower, k.key, "lease="+k.lease), "v"); res.code != 200 {
+		if res := httpDoSettled(t, "PUT", kvURL(follower, k.key, "lease="+k.lease), "v"); res.code != 200 {
 			t.Fatalf("put %s: %d %s", k.key, res.code, res.body)
 		}
 	}
-	res := httpDo(t, "GET", "http://"+follower.Agent.HTTPAddr()+"/v1/lease/"+id, "")
+	res := httpDoSettled(t, "GET", "http://"+follower.Agent.HTTPAddr()+"/v1/lease/"+id, "")
 	var d httpapi.LeaseDetail
 	if res.code != 200 || json.Unmarshal(res.body, &d) != nil || len(d.Keys) != 2 || d.TTL != "2s" {
 		t.Fatalf("show: %d %s", res.code, res.body)
@@ -92,7 +115,7 @@ func TestLeaseExpiresAfterTTLAndRenewKeepsIt(t *testing.T) {
 	} else {
 		t.Logf("lease expired %s after its TTL (seen on a follower, 20ms polling)", late)
 	}
-	if res := httpDo(t, "GET", kvURL(follower, "tmp/kept", ""), ""); res.code != 200 {
+	if res := httpDoSettled(t, "GET", kvURL(follower, "tmp/kept", ""), ""); res.code != 200 {
 		t.Fatalf("the renewed lease's key: %d", res.code)
 	}
 	if res := httpDo(t, "PUT", "http://"+follower.Agent.HTTPAddr()+"/v1/lease/"+id+"/renew", ""); res.code != 404 {
@@ -113,13 +136,13 @@ func TestLeaseRevokeDeletesKeys(t *testing.T) {
 	agenttest.WaitForConfig(t, formTimeout, nodes, ids(nodes...), nil)
 	n := nodes[0]
 	id, _ := grantLease(t, n, "30s")
-	if res := httpDo(t, "PUT", kvURL(n, "x", "cas=0&lease="+id), "v"); res.code != 200 {
+	if res := httpDoSettled(t, "PUT", kvURL(n, "x", "cas=0&lease="+id), "v"); res.code != 200 {
 		t.Fatalf("put: %d %s", res.code, res.body)
 	}
-	if res := httpDo(t, "DELETE", "http://"+n.Agent.HTTPAddr()+"/v1/lease/"+id, ""); res.code != 200 {
+	if res := httpDoSettled(t, "DELETE", "http://"+n.Agent.HTTPAddr()+"/v1/lease/"+id, ""); res.code != 200 {
 		t.Fatalf("revoke: %d %s", res.code, res.body)
 	}
-	if res := httpDo(t, "GET", kvURL(n, "x", ""), ""); res.code != 404 {
+	if res := httpDoSettled(t, "GET", kvURL(n, "x", ""), ""); res.code != 404 {
 		t.Fatalf("key after revoke: %d %s", res.code, res.body)
 	}
 	for _, method := range []string{"GET", "DELETE"} {
@@ -143,7 +166,7 @@ func TestLeaderChangeDoesNotShortenLease(t *testing.T) {
 		}
 	}
 	id, _ := grantLease(t, leader, "3s")
-	if res := httpDo(t, "PUT", kvURL(leader, "held", "lease="+id), "v"); res.code != 200 {
+	if res := httpDoSettled(t, "PUT", kvURL(leader, "held", "lease="+id), "v"); res.code != 200 {
 		t.Fatalf("put: %d %s", res.code, res.body)
 	}
 	waitApplied(t, survivors[0], leader)
