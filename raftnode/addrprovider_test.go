@@ -23,3 +23,17 @@ func TestAddressProviderPrefersLookup(t *testing.T) {
 	}
 	var _ raft.ServerAddressProvider = p
 }
+
+// TestAddressProviderAnswersForItself: raft encodes this node's own address
+// through the provider on every RPC, before any configuration or gossip
+// view lists it; the provider must answer without falling back (raft warns
+// on every fallback).
+func TestAddressProviderAnswersForItself(t *testing.T) {
+	p := &addressProvider{lookup: func(string) (string, bool) { return "", false }, self: "me", selfAddr: "127.0.0.1:7000"}
+	if a, err := p.ServerAddr("me"); err != nil || a != "127.0.0.1:7000" {
+		t.Fatalf("ServerAddr(self) = %q, %v", a, err)
+	}
+	if _, err := p.ServerAddr("other"); err == nil {
+		t.Fatal("an unknown server got an address")
+	}
+}

@@ -140,7 +140,7 @@ func (n *Node) open() (err error) {
 	}
 	var addrs *addressProvider
 	if n.opts.AddressOf != nil {
-		addrs = &addressProvider{lookup: n.opts.AddressOf}
+		addrs = &addressProvider{lookup: n.opts.AddressOf, self: raft.ServerID(n.opts.NodeID), selfAddr: raft.ServerAddress(n.Addr())}
 	}
 	n.trans = newTransport(n.stream, addrs, n.logger)
 	n.metrics = newNodeMetrics(n)

@@ -319,10 +319,18 @@ var errNoAddress = errors.New("raftnode: no current address for server")
 type addressProvider struct {
 	lookup func(string) (string, bool)
 	raft   atomic.Pointer[raft.Raft] // set once raft exists
+	// self and selfAddr answer for this node: raft encodes its own address
+	// into every RPC it sends through the provider too, before this node
+	// is in any configuration or gossip view.
+	self     raft.ServerID
+	selfAddr raft.ServerAddress
 }
 
 // ServerAddr implements raft.ServerAddressProvider.
 func (p *addressProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if id == p.self && p.selfAddr != "" {
+		return p.selfAddr, nil
+	}
 	if a, ok := p.lookup(string(id)); ok && a != "" {
 		return raft.ServerAddress(a), nil
 	}
