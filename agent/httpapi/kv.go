@@ -61,43 +61,38 @@ func (s *Server) handleKVGet(w http.ResponseWriter, r *http.Request) {
 func (s *Server) kvBlockingRead(w http.ResponseWriter, r *http.Request, key string, stale bool, bq BlockingQuery) error {
 	if key == "" {
 		entries, meta, err := s.b.KVListBlocking(r.Context(), r.URL.Query().Get("prefix"), stale, bq)
-		if err != nil {
-			return s.kvReadError(w, r, err, stale)
-		}
-		if entries == nil {
-			entries = []KVEntry{}
-		}
-		setReadMeta(w, meta)
-		writeJSON(w, http.StatusOK, entries)
-		return nil
+		return s.answerList(w, r, entries, meta, err, stale)
 	}
 	entry, meta, err := s.b.KVGetBlocking(r.Context(), key, stale, bq)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			setReadMeta(w, meta)
-		}
-		return s.kvReadError(w, r, err, stale)
-	}
-	setReadMeta(w, meta)
-	writeJSON(w, http.StatusOK, entry)
-	return nil
+	return s.answerEntry(w, r, entry, meta, err, stale)
 }
 
 // kvRead answers one read; with stale it never fails over to the leader.
 func (s *Server) kvRead(w http.ResponseWriter, r *http.Request, key string, stale bool) error {
 	if key == "" {
 		entries, meta, err := s.b.KVList(r.Context(), r.URL.Query().Get("prefix"), stale)
-		if err != nil {
-			return s.kvReadError(w, r, err, stale)
-		}
-		if entries == nil {
-			entries = []KVEntry{}
-		}
-		setReadMeta(w, meta)
-		writeJSON(w, http.StatusOK, entries)
-		return nil
+		return s.answerList(w, r, entries, meta, err, stale)
 	}
 	entry, meta, err := s.b.KVGet(r.Context(), key, stale)
+	return s.answerEntry(w, r, entry, meta, err, stale)
+}
+
+// answerList answers a prefix listing, or its error (see kvReadError).
+func (s *Server) answerList(w http.ResponseWriter, r *http.Request, entries []KVEntry, meta ReadMeta, err error, stale bool) error {
+	if err != nil {
+		return s.kvReadError(w, r, err, stale)
+	}
+	if entries == nil {
+		entries = []KVEntry{}
+	}
+	setReadMeta(w, meta)
+	writeJSON(w, http.StatusOK, entries)
+	return nil
+}
+
+// answerEntry answers one key, or its error; a missing key still carries
+// the read headers, so a watcher learns the index to wait from.
+func (s *Server) answerEntry(w http.ResponseWriter, r *http.Request, entry KVEntry, meta ReadMeta, err error, stale bool) error {
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			setReadMeta(w, meta)
