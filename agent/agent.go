@@ -65,7 +65,6 @@ type Agent struct {
 	// leases is the leader's lease clock (see leases.go).
 	leases     leaseKeeper
 	addrs      *addrBook // Raft's by-ID address lookup, fed by gossip
-	boot       string    // this run's random ID, gossiped as Meta.Boot
 	leaderHint leaderHint
 
 	ctx    context.Context
@@ -113,7 +112,6 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		done:        make(chan struct{}),
 	}
 	a.addrs = &addrBook{clusterID: a.ClusterID}
-	a.boot = randomHex(8)
 	a.kv = kv.NewStore(storeLimits())
 	a.fsm = a.kv
 	for _, opt := range opts {
@@ -357,7 +355,6 @@ func (a *Agent) localMeta() discovery.Meta {
 		Role:      discovery.RoleClient,
 		Zone:      a.cfg.Zone,
 		Version:   Version,
-		Boot:      a.boot,
 	}
 	if a.raft != nil {
 		m.Role = discovery.RoleServer

@@ -98,11 +98,11 @@ func (b backend) RemovePeer(ctx context.Context, id string) error {
 	if !found {
 		return fmt.Errorf("%w: %q is not in the raft configuration", httpapi.ErrNotFound, id)
 	}
-	boot := ""
+	instance := ""
 	if m, ok := a.gossip.Member(id); ok {
-		boot = m.Meta.Boot
+		instance = m.Instance
 	}
-	a.tombstones.add(id, boot, time.Now())
+	a.tombstones.add(id, instance, time.Now())
 	if err := a.raft.RemoveServer(ctx, id); err != nil {
 		return mapRaftErr(err)
 	}

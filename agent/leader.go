@@ -284,7 +284,7 @@ func (a *Agent) removeFailedServer(ctx context.Context, id string) error {
 // and remove-peer both end here), so the next reconcile does not add them
 // straight back while they are still alive in gossip (for example between a
 // leave's Raft removal and its gossip leave). A tombstone holds only the
-// incarnation that was removed (its gossiped Boot): the same server
+// incarnation that was removed (its gossiped Member.Instance): the same server
 // restarted, with its data or wiped, is a new incarnation and is added back
 // at once, so a rolling restart with leave_on_terminate does not keep each
 // server out of Raft for the whole TTL.
@@ -295,18 +295,18 @@ type tombstones struct {
 
 // tombstone is one removed incarnation.
 type tombstone struct {
-	until time.Time
-	boot  string // the removed incarnation's Meta.Boot; "" when unknown
+	until    time.Time
+	instance string // the removed incarnation's Member.Instance; "" when unknown
 }
 
 const tombstoneTTL = 15 * time.Second
 
 func newTombstones() *tombstones { return &tombstones{m: make(map[string]tombstone)} }
 
-func (t *tombstones) add(id, boot string, now time.Time) {
+func (t *tombstones) add(id, instance string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.m[id] = tombstone{until: now.Add(tombstoneTTL), boot: boot}
+	t.m[id] = tombstone{until: now.Add(tombstoneTTL), instance: instance}
 }
 
 // blocks reports whether member m may not be re-added yet.
@@ -318,15 +318,16 @@ func (t *tombstones) blocks(m discovery.Member, now time.Time) bool {
 		delete(t.m, m.ID)
 		return false
 	}
-	return ok && tombstoneBlocks(ts, m.Meta.Boot, now)
+	return ok && tombstoneBlocks(ts, m.Instance, now)
 }
 
-// tombstoneBlocks decides whether a tombstone keeps an incarnation with
-// the given Boot out of Raft: only the removed incarnation itself, or any
-// when either Boot is unknown (an older agent), until the TTL passes.
-func tombstoneBlocks(ts tombstone, boot string, now time.Time) bool {
+// tombstoneBlocks decides whether a tombstone keeps the incarnation with
+// the given instance out of Raft: only the removed incarnation itself, or
+// any when either instance is unknown (an older agent), until the TTL
+// passes.
+func tombstoneBlocks(ts tombstone, instance string, now time.Time) bool {
 	if !now.Before(ts.until) {
 		return false
 	}
-	return ts.boot == "" || boot == "" || boot == ts.boot
+	return ts.instance == "" || instance == "" || instance == ts.instance
 }

@@ -43,7 +43,7 @@ func TestReadiness(t *testing.T) {
 
 func TestTombstoneBlocksOnlyTheRemovedIncarnation(t *testing.T) {
 	now := time.Unix(1000, 0)
-	ts := tombstone{until: now.Add(tombstoneTTL), boot: "aaaa"}
+	ts := tombstone{until: now.Add(tombstoneTTL), instance: "aaaa"}
 	cases := map[string]struct {
 		ts    tombstone
 		boot  string
@@ -67,7 +67,7 @@ func TestTombstoneBlocksOnlyTheRemovedIncarnation(t *testing.T) {
 	set := newTombstones()
 	set.add("n1", "aaaa", now)
 	member := func(boot string) discovery.Member {
-		return discovery.Member{ID: "n1", Meta: discovery.Meta{ID: "n1", Boot: boot}}
+		return discovery.Member{ID: "n1", Meta: discovery.Meta{ID: "n1"}, Instance: boot}
 	}
 	if !set.blocks(member("aaaa"), now) || set.blocks(member("bbbb"), now) {
 		t.Error("the set does not follow tombstoneBlocks")

@@ -58,8 +58,8 @@ var _ memberlist.EventDelegate = eventDelegate{}
 
 // NotifyJoin records a node that became alive.
 func (d eventDelegate) NotifyJoin(n *memberlist.Node) {
-	id, addr, meta, _ := nodeFields(n)
-	m := d.g.table.join(id, addr, meta, d.g.clock.Now())
+	id, addr, meta, w := nodeFields(n)
+	m := d.g.table.join(id, addr, meta, w.Instance, d.g.clock.Now())
 	if id != d.g.cfg.NodeID {
 		d.g.joined.Store(true)
 		d.g.markSettled()
@@ -73,8 +73,9 @@ func (d eventDelegate) NotifyJoin(n *memberlist.Node) {
 // which (n.State is not set), so a node counts as left when its last
 // metadata carried the leaving flag that Leave broadcasts first.
 func (d eventDelegate) NotifyLeave(n *memberlist.Node) {
-	id, addr, meta, left := nodeFields(n)
-	m := d.g.table.leave(id, addr, meta, left, d.g.clock.Now())
+	id, addr, meta, w := nodeFields(n)
+	left := w.Leaving
+	m := d.g.table.leave(id, addr, meta, w.Instance, left, d.g.clock.Now())
 	ev := Event{Type: EventFail, Member: m}
 	if left {
 		ev.Type = EventLeave
@@ -89,9 +90,9 @@ func (d eventDelegate) NotifyLeave(n *memberlist.Node) {
 // NotifyUpdate records new metadata. The leaving flag alone is not an
 // update of Meta: the leave that follows produces the event.
 func (d eventDelegate) NotifyUpdate(n *memberlist.Node) {
-	id, addr, meta, leaving := nodeFields(n)
-	m := d.g.table.update(id, addr, meta, d.g.clock.Now())
-	if leaving {
+	id, addr, meta, w := nodeFields(n)
+	m := d.g.table.update(id, addr, meta, w.Instance, d.g.clock.Now())
+	if w.Leaving {
 		d.g.logger.Debug("member is leaving", "member", id, "addr", addr)
 		return
 	}
@@ -104,12 +105,12 @@ func (d eventDelegate) NotifyUpdate(n *memberlist.Node) {
 // does not decode cannot reach here (the alive delegate refuses it), except
 // in a race with a refusal; fall back to just the ID rather than drop the
 // node from the table.
-func nodeFields(n *memberlist.Node) (id, addr string, meta Meta, leaving bool) {
+func nodeFields(n *memberlist.Node) (id, addr string, meta Meta, w wireMeta) {
 	w, err := decodeWire(n.Meta)
 	if err != nil {
 		w = wireMeta{ID: n.Name}
 	}
-	return n.Name, n.Address(), w.meta(), w.Leaving
+	return n.Name, n.Address(), w.meta(), w
 }
 
 // aliveDelegate enforces cluster isolation on every alive message, including

@@ -35,6 +35,12 @@ type Member struct {
 	Since time.Time
 	// Meta is the member's last gossiped metadata.
 	Meta Meta
+	// Instance identifies the member's current run of the agent: a random
+	// nonce each Gossip draws when it is created and gossips beside its
+	// Meta. A node ID seen with another Instance is a new incarnation (a
+	// restart, or a second machine with a copied data dir, see
+	// conflict.go). "" from agents that predate it.
+	Instance string
 }
 
 // EventType is the kind of membership change.
@@ -110,17 +116,17 @@ func newMemberTable(self string, remembered []rememberedPeer) *memberTable {
 }
 
 // join records a node that is alive (new, or back from dead or left).
-func (t *memberTable) join(id, addr string, meta Meta, now time.Time) Member {
+func (t *memberTable) join(id, addr string, meta Meta, instance string, now time.Time) Member {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m := &Member{ID: id, Addr: addr, Status: StatusAlive, Since: now, Meta: meta}
+	m := &Member{ID: id, Addr: addr, Status: StatusAlive, Since: now, Meta: meta, Instance: instance}
 	t.entries[id] = m
 	t.rememberLocked(id, addr, now)
 	return *m
 }
 
 // update records new metadata (or address) of a live node.
-func (t *memberTable) update(id, addr string, meta Meta, now time.Time) Member {
+func (t *memberTable) update(id, addr string, meta Meta, instance string, now time.Time) Member {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m, ok := t.entries[id]
@@ -128,17 +134,17 @@ func (t *memberTable) update(id, addr string, meta Meta, now time.Time) Member {
 		m = &Member{ID: id, Status: StatusAlive, Since: now}
 		t.entries[id] = m
 	}
-	m.Addr, m.Meta = addr, meta
+	m.Addr, m.Meta, m.Instance = addr, meta, instance
 	t.rememberLocked(id, addr, now)
 	return *m
 }
 
 // leave records a node that failed (left=false) or left gracefully. A node
 // that left is not rejoined: it said it was going away.
-func (t *memberTable) leave(id, addr string, meta Meta, left bool, now time.Time) Member {
+func (t *memberTable) leave(id, addr string, meta Meta, instance string, left bool, now time.Time) Member {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m := &Member{ID: id, Addr: addr, Status: StatusDead, Since: now, Meta: meta}
+	m := &Member{ID: id, Addr: addr, Status: StatusDead, Since: now, Meta: meta, Instance: instance}
 	if left {
 		m.Status = StatusLeft
 		delete(t.remembered, id)

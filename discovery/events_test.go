@@ -20,9 +20,9 @@ func TestMemberTable(t *testing.T) {
 		{ID: "self", Addr: "10.0.0.9:1", LastSeen: t0},
 		{ID: "old", Addr: "10.0.0.8:1", LastSeen: t0},
 	})
-	tb.join("self", "10.0.0.9:1", Meta{ID: "self"}, t0)
-	tb.join("a", "10.0.0.1:1", Meta{ID: "a"}, t0)
-	tb.join("b", "10.0.0.2:1", Meta{ID: "b"}, t0)
+	tb.join("self", "10.0.0.9:1", Meta{ID: "self"}, "", t0)
+	tb.join("a", "10.0.0.1:1", Meta{ID: "a"}, "", t0)
+	tb.join("b", "10.0.0.2:1", Meta{ID: "b"}, "", t0)
 
 	if got := statuses(tb.snapshot(nil, t0, retention)); got != "a=alive b=alive self=alive" {
 		t.Fatalf("snapshot = %s", got)
@@ -33,8 +33,8 @@ func TestMemberTable(t *testing.T) {
 		t.Errorf("suspect a = %+v", ms[0])
 	}
 
-	tb.leave("a", "10.0.0.1:1", Meta{ID: "a"}, false, t0.Add(2*time.Second))
-	tb.leave("b", "10.0.0.2:1", Meta{ID: "b"}, true, t0.Add(2*time.Second))
+	tb.leave("a", "10.0.0.1:1", Meta{ID: "a"}, "", false, t0.Add(2*time.Second))
+	tb.leave("b", "10.0.0.2:1", Meta{ID: "b"}, "", true, t0.Add(2*time.Second))
 	if got := statuses(tb.snapshot(nil, t0.Add(3*time.Second), retention)); got != "a=dead b=left self=alive" {
 		t.Fatalf("after leave: %s", got)
 	}
@@ -46,7 +46,7 @@ func TestMemberTable(t *testing.T) {
 	}
 
 	// A member that comes back replaces its dead entry, at its new address.
-	m := tb.join("a", "10.0.0.5:1", Meta{ID: "a", Zone: "z"}, t0.Add(4*time.Second))
+	m := tb.join("a", "10.0.0.5:1", Meta{ID: "a", Zone: "z"}, "", t0.Add(4*time.Second))
 	if m.Status != StatusAlive || m.Addr != "10.0.0.5:1" {
 		t.Errorf("rejoined a = %+v", m)
 	}
@@ -58,7 +58,7 @@ func TestMemberTable(t *testing.T) {
 	}
 
 	// Retention prunes dead members and stale remembered ones.
-	tb.leave("a", "10.0.0.5:1", Meta{ID: "a"}, false, t0.Add(5*time.Second))
+	tb.leave("a", "10.0.0.5:1", Meta{ID: "a"}, "", false, t0.Add(5*time.Second))
 	later := t0.Add(5*time.Second + retention + time.Second)
 	if got := statuses(tb.snapshot(nil, later, retention)); got != "self=alive" {
 		t.Errorf("after retention: %s", got)
@@ -71,7 +71,7 @@ func TestMemberTable(t *testing.T) {
 func TestRememberedLiveMembersStayFresh(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	tb := newMemberTable("self", nil)
-	tb.join("a", "10.0.0.1:1", Meta{ID: "a"}, t0)
+	tb.join("a", "10.0.0.1:1", Meta{ID: "a"}, "", t0)
 	// Alive for longer than the retention: still remembered, seen "now".
 	later := t0.Add(100 * time.Hour)
 	peers := tb.rememberedPeers(later, time.Hour)

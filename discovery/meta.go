@@ -36,7 +36,6 @@ const (
 	maxAddrLen    = 128
 	maxZoneLen    = 64
 	maxVersionLen = 64
-	maxBootLen    = 32
 )
 
 // Meta is gossiped in memberlist node metadata. It must encode to at most
@@ -59,10 +58,6 @@ type Meta struct {
 	Version string
 	// HasState is true when the node has Raft state on disk.
 	HasState bool
-	// Boot identifies this run of the agent process (random, new at every
-	// start): a node ID that comes back with another Boot is a new
-	// incarnation, not the one that just left. "" from agents that predate it.
-	Boot string
 }
 
 // wireMeta is the version 1 layout. Short keys keep the payload small: the
@@ -76,7 +71,6 @@ type wireMeta struct {
 	Zone      string `json:"z,omitempty"`
 	Version   string `json:"v,omitempty"`
 	HasState  bool   `json:"s,omitempty"`
-	Boot      string `json:"b,omitempty"`
 	// Leaving is set by a node about to leave gracefully. memberlist v0.7.0
 	// does not tell its event delegate whether a node left or failed
 	// (Node.State is not filled in), so peers tell the two apart by this
@@ -103,13 +97,13 @@ type wireExtra struct {
 
 func toWire(m Meta, x wireExtra) wireMeta {
 	return wireMeta{ID: m.ID, ClusterID: m.ClusterID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr,
-		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Boot: m.Boot, Leaving: x.Leaving,
+		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Leaving: x.Leaving,
 		Instance: x.Instance, Started: x.Started}
 }
 
 func (w wireMeta) meta() Meta {
 	return Meta{ID: w.ID, ClusterID: w.ClusterID, RaftAddr: w.RaftAddr, HTTPAddr: w.HTTPAddr,
-		Role: w.Role, Zone: w.Zone, Version: w.Version, HasState: w.HasState, Boot: w.Boot}
+		Role: w.Role, Zone: w.Zone, Version: w.Version, HasState: w.HasState}
 }
 
 // Validate checks each field's limits and form; errors name the field.
@@ -128,7 +122,6 @@ func (m Meta) Validate() error {
 		{"HTTPAddr", m.HTTPAddr, maxAddrLen},
 		{"Zone", m.Zone, maxZoneLen},
 		{"Version", m.Version, maxVersionLen},
-		{"Boot", m.Boot, maxBootLen},
 	}
 	for _, c := range checks {
 		if len(c.value) > c.max {
