@@ -23,7 +23,7 @@ import (
 // The entry is a LogCommand whose data starts with clusterIDPrefix; metaFSM
 // applies it and hands every other entry to the user's FSM. Data passed to
 // ApplyBytes must therefore not start with this prefix (an encoded Mutation
-// never does: it starts with binaryMagic, or '{' if an earlier version
+// never does: it starts with command.BinaryMagic, or '{' if an earlier version
 // wrote it).
 var clusterIDPrefix = []byte("\x00raftnode.cluster-id\x00")
 

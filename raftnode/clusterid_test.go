@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/clusteragent/agent/internal/testutil"
+	"github.com/clusteragent/agent/raftnode/command"
 	"github.com/clusteragent/agent/raftnode/raftnodetest"
 )
 
@@ -125,7 +126,7 @@ func TestMetaFSMApplyBatch(t *testing.T) {
 		return &raft.Log{Index: index, Type: raft.LogCommand, Data: append(append([]byte(nil), clusterIDPrefix...), id...)}
 	}
 	cmd := func(index uint64) *raft.Log {
-		return &raft.Log{Index: index, Type: raft.LogCommand, Data: []byte{binaryMagic, 1, 'x'}}
+		return &raft.Log{Index: index, Type: raft.LogCommand, Data: []byte{command.BinaryMagic, 1, 'x'}}
 	}
 	batch := []*raft.Log{
 		cmd(1),

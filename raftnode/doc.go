@@ -89,14 +89,16 @@
 //
 // # Mutations
 //
-// Mutation is the envelope of log entries, a type and a payload, and Mux an
-// FSM helper that dispatches them by type. The envelope is binary (a magic
-// byte, the type, the payload as given): every node decodes every entry, so
-// it must cost next to nothing. The payload is opaque to raftnode: JSON
-// when built with NewMutation, or a handler's own encoding. JSON envelopes
-// {"type", "payload"} written by earlier versions still decode. Anything
-// malformed is rejected with ErrInvalidMutation; an unregistered type
-// yields ErrUnknownMutation as the FSM response, on every node alike.
+// Mutation is the envelope of log entries, a type and a payload; it and
+// Router, an FSM helper that dispatches them by type, live in the leaf
+// package command, so that a state machine does not import the node. The
+// envelope is binary (a magic byte, the type, the payload as given): every
+// node decodes every entry, so it must cost next to nothing. The payload is
+// opaque to raftnode: JSON when built with NewMutation, or a handler's own
+// encoding. JSON envelopes {"type", "payload"} written by earlier versions
+// still decode. Anything malformed is rejected with ErrInvalidMutation; an
+// unregistered type yields ErrUnknownMutation as the FSM response, on every
+// node alike.
 //
 // # Group commit
 //

@@ -3,6 +3,8 @@ package raftnode
 import (
 	"errors"
 	"fmt"
+
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // Sentinel errors. Wrapped errors keep these reachable through errors.Is.
@@ -20,10 +22,10 @@ var (
 	ErrClosed = errors.New("raftnode: node closed")
 	// ErrUnknownMutation is the FSM response for a mutation type no handler
 	// is registered for.
-	ErrUnknownMutation = errors.New("raftnode: unknown mutation type")
+	ErrUnknownMutation = command.ErrUnknownMutation
 	// ErrInvalidMutation is returned for bytes that are not a valid encoded
 	// Mutation.
-	ErrInvalidMutation = errors.New("raftnode: invalid mutation")
+	ErrInvalidMutation = command.ErrInvalidMutation
 	// ErrInvalidOptions is wrapped by Options.Validate errors.
 	ErrInvalidOptions = errors.New("raftnode: invalid options")
 	// ErrInvalidArgument is wrapped when a call gets a malformed argument

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // BenchmarkApplyPut: one put of a 256-byte value through Apply, as every
@@ -30,7 +30,7 @@ func BenchmarkApplyPut(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := raftnode.Mutation{Type: TypePut, Payload: p}.Encode()
+			d, err := command.Mutation{Type: TypePut, Payload: p}.Encode()
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // Mutation types of the kv commands. A change of meaning gets a new type
@@ -75,27 +75,27 @@ type Result struct {
 // know: check those first with ValidateKey and ValidateValue, so a caller
 // hears about an oversized value before anything is committed. Apply
 // enforces the store's Limits again either way.
-func PutMutation(key string, value []byte, cas *uint64) (raftnode.Mutation, error) {
+func PutMutation(key string, value []byte, cas *uint64) (command.Mutation, error) {
 	if err := ValidateKey(key, ceilingLimits); err != nil {
-		return raftnode.Mutation{}, err
+		return command.Mutation{}, err
 	}
 	if err := ValidateValue(value, ceilingLimits); err != nil {
-		return raftnode.Mutation{}, err
+		return command.Mutation{}, err
 	}
-	return raftnode.Mutation{Type: TypePutBin, Payload: encodeCommand(key, value, cas, 0)}, nil
+	return command.Mutation{Type: TypePutBin, Payload: encodeCommand(key, value, cas, 0)}, nil
 }
 
 // PutLeaseMutation is PutMutation attaching the key to lease (an ID from
 // a grant, not 0): the key is deleted when the lease is revoked or
 // expires, unless a later put detaches it. Apply refuses it with
 // ErrLeaseNotFound when the lease does not exist then.
-func PutLeaseMutation(key string, value []byte, cas *uint64, lease uint64) (raftnode.Mutation, error) {
+func PutLeaseMutation(key string, value []byte, cas *uint64, lease uint64) (command.Mutation, error) {
 	m, err := PutMutation(key, value, cas)
 	if err != nil {
 		return m, err
 	}
 	if lease == 0 {
-		return raftnode.Mutation{}, fmt.Errorf("%w: lease ID 0", ErrInvalidCommand)
+		return command.Mutation{}, fmt.Errorf("%w: lease ID 0", ErrInvalidCommand)
 	}
 	m.Payload = encodeCommand(key, value, cas, lease)
 	return m, nil
@@ -106,11 +106,11 @@ func PutLeaseMutation(key string, value []byte, cas *uint64, lease uint64) (raft
 // succeeds only if the key is absent (a no-op); otherwise only if the
 // key's modify index equals *cas. Like PutMutation it checks the key rules
 // against the ceilings only.
-func DeleteMutation(key string, cas *uint64) (raftnode.Mutation, error) {
+func DeleteMutation(key string, cas *uint64) (command.Mutation, error) {
 	if err := ValidateKey(key, ceilingLimits); err != nil {
-		return raftnode.Mutation{}, err
+		return command.Mutation{}, err
 	}
-	return raftnode.Mutation{Type: TypeDeleteBin, Payload: encodeCommand(key, nil, cas, 0)}, nil
+	return command.Mutation{Type: TypeDeleteBin, Payload: encodeCommand(key, nil, cas, 0)}, nil
 }
 
 // Command is a decoded kv command, as DecodeCommand returns it.
@@ -130,7 +130,7 @@ type Command struct {
 
 // DecodeCommand decodes a kv mutation of any of its types, checking only
 // the ceilings (the store checks its own Limits when it applies it).
-func DecodeCommand(m raftnode.Mutation) (Command, error) {
+func DecodeCommand(m command.Mutation) (Command, error) {
 	switch m.Type {
 	case TypePutBin, TypeDeleteBin:
 		c, err := decodeCommand(m.Payload, m.Type == TypeDeleteBin, ceilingLimits)

@@ -1,5 +1,5 @@
 // Package kv is the agent's replicated key/value store: a raft.FSM whose
-// log entries are raftnode.Mutation commands of type TypePutBin and
+// log entries are command.Mutation commands of type TypePutBin and
 // TypeDeleteBin, built with PutMutation and DeleteMutation (entries of the
 // JSON types TypePut and TypeDelete, written by earlier versions, still
 // apply).

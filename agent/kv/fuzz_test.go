@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // FuzzApply feeds arbitrary log entries (one per line of the input) to a
@@ -73,7 +73,7 @@ func FuzzApply(f *testing.F) {
 }
 
 func knownApplyError(err error) bool {
-	for _, want := range []error{raftnode.ErrInvalidMutation, raftnode.ErrUnknownMutation,
+	for _, want := range []error{command.ErrInvalidMutation, command.ErrUnknownMutation,
 		ErrInvalidCommand, ErrInvalidKey, ErrValueTooLarge, ErrLeaseNotFound} {
 		if errors.Is(err, want) {
 			return true

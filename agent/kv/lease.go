@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // Leases.
@@ -64,16 +64,16 @@ func ValidateLeaseTTL(ttl time.Duration) error {
 }
 
 // LeaseGrantMutation builds the command granting a lease of ttl.
-func LeaseGrantMutation(ttl time.Duration) (raftnode.Mutation, error) {
+func LeaseGrantMutation(ttl time.Duration) (command.Mutation, error) {
 	if err := ValidateLeaseTTL(ttl); err != nil {
-		return raftnode.Mutation{}, err
+		return command.Mutation{}, err
 	}
-	return raftnode.Mutation{Type: TypeLeaseGrant, Payload: binary.AppendUvarint(nil, uint64(ttl))}, nil
+	return command.Mutation{Type: TypeLeaseGrant, Payload: binary.AppendUvarint(nil, uint64(ttl))}, nil
 }
 
 // LeaseRevokeMutation builds the command revoking lease id.
-func LeaseRevokeMutation(id uint64) raftnode.Mutation {
-	return raftnode.Mutation{Type: TypeLeaseRevoke, Payload: binary.AppendUvarint(nil, id)}
+func LeaseRevokeMutation(id uint64) command.Mutation {
+	return command.Mutation{Type: TypeLeaseRevoke, Payload: binary.AppendUvarint(nil, id)}
 }
 
 // decodeUvarintPayload decodes a payload that is exactly one uvarint.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 func grantData(t testing.TB, ttl time.Duration) []byte {
@@ -95,7 +95,7 @@ func TestLeaseSnapshotRoundTrip(t *testing.T) {
 // that does not exist are refused and change nothing.
 func TestLeaseApplyRejects(t *testing.T) {
 	raw := func(typ, payload string) []byte {
-		b, err := raftnode.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
+		b, err := command.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
 		if err != nil {
 			t.Fatalf("encode %s %q: %v", typ, payload, err)
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // memSink is a raft.SnapshotSink in memory.
@@ -70,7 +70,7 @@ func sampleStore(t testing.TB) *Store {
 	for i, c := range cmds {
 		mustOK(t, s, uint64(i+1), c)
 	}
-	other, err := raftnode.NewMutation("other.thing", nil)
+	other, err := command.NewMutation("other.thing", nil)
 	apply(s, uint64(len(cmds)+5), encode(t, other, err))
 	return s
 }

@@ -10,7 +10,7 @@ import (
 	iradix "github.com/hashicorp/go-immutable-radix"
 	"github.com/hashicorp/raft"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // Entry is one key as readers see it. Value is the caller's own copy.
@@ -85,7 +85,7 @@ func newState() *state {
 // immutable tree through an atomic pointer and never wait for a writer.
 type Store struct {
 	limits Limits
-	mux    *raftnode.Mux
+	mux    *command.Router
 	// mu serialises the writers (Apply, Restore). Raft already calls them
 	// from one goroutine; the lock makes misuse harmless instead of a race.
 	mu  sync.Mutex
@@ -106,7 +106,7 @@ func NewStore(l Limits) *Store {
 	if err := l.Validate(); err != nil {
 		panic("kv: NewStore: " + err.Error())
 	}
-	s := &Store{limits: l, mux: raftnode.NewMux()}
+	s := &Store{limits: l, mux: command.NewRouter()}
 	s.mux.Handle(TypePutBin, func(index uint64, payload json.RawMessage) any {
 		c, err := decodeCommand(payload, false, s.limits)
 		return s.applyCommand(index, c, err)
@@ -133,8 +133,8 @@ func (s *Store) Limits() Limits { return s.limits }
 
 // Apply applies one committed log entry and returns a Result for a kv
 // command, or an error value when the entry is refused: it does not
-// decode (raftnode.ErrInvalidMutation), has an unknown type
-// (raftnode.ErrUnknownMutation), a bad payload (ErrInvalidCommand), an
+// decode (command.ErrInvalidMutation), has an unknown type
+// (command.ErrUnknownMutation), a bad payload (ErrInvalidCommand), an
 // invalid key or value (ErrInvalidKey, ErrValueTooLarge), or an index at
 // or below the last applied one (ErrOutOfOrder). A refused entry changes
 // no key; every entry except an out-of-order one advances AppliedIndex.

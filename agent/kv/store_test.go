@@ -13,13 +13,13 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 func ptr(v uint64) *uint64 { return &v }
 
 // encode returns the log bytes of m, failing the test on error.
-func encode(t testing.TB, m raftnode.Mutation, err error) []byte {
+func encode(t testing.TB, m command.Mutation, err error) []byte {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("build mutation: %v", err)
@@ -189,7 +189,7 @@ func TestReadsReturnCopies(t *testing.T) {
 func TestApplyRejects(t *testing.T) {
 	small := Limits{MaxKeyBytes: 8, MaxValueBytes: 4}
 	raw := func(typ, payload string) []byte {
-		m := raftnode.Mutation{Type: typ}
+		m := command.Mutation{Type: typ}
 		if payload != "" {
 			m.Payload = []byte(payload)
 		}
@@ -204,9 +204,9 @@ func TestApplyRejects(t *testing.T) {
 		want error
 		msg  string
 	}{
-		"not json":           {data: []byte("{nope"), want: raftnode.ErrInvalidMutation},
-		"empty entry":        {data: nil, want: raftnode.ErrInvalidMutation},
-		"unknown type":       {data: raw("kv.frob", `{"key":"a"}`), want: raftnode.ErrUnknownMutation, msg: `"kv.frob"`},
+		"not json":           {data: []byte("{nope"), want: command.ErrInvalidMutation},
+		"empty entry":        {data: nil, want: command.ErrInvalidMutation},
+		"unknown type":       {data: raw("kv.frob", `{"key":"a"}`), want: command.ErrUnknownMutation, msg: `"kv.frob"`},
 		"no payload":         {data: raw(TypePut, ""), want: ErrInvalidCommand, msg: "payload is missing"},
 		"payload not object": {data: raw(TypePut, `["a"]`), want: ErrInvalidCommand, msg: "not a JSON object"},
 		"unknown field":      {data: raw(TypePut, `{"key":"a","ttl":5}`), want: ErrInvalidCommand, msg: `unknown field "ttl"`},
@@ -294,11 +294,11 @@ func TestMutationBuildersValidate(t *testing.T) {
 	if c, err := DecodeCommand(d); err != nil || !c.Delete || c.Key != "a/b" || c.CAS != nil || c.Value != nil {
 		t.Errorf("DecodeCommand(DeleteMutation) = %+v, %v", c, err)
 	}
-	legacy := raftnode.Mutation{Type: TypeDelete, Payload: []byte(`{"key":"k","cas":4}`)}
+	legacy := command.Mutation{Type: TypeDelete, Payload: []byte(`{"key":"k","cas":4}`)}
 	if c, err := DecodeCommand(legacy); err != nil || !c.Delete || c.Key != "k" || c.CAS == nil || *c.CAS != 4 {
 		t.Errorf("DecodeCommand(JSON delete) = %+v, %v", c, err)
 	}
-	if _, err := DecodeCommand(raftnode.Mutation{Type: "other"}); !errors.Is(err, ErrInvalidCommand) {
+	if _, err := DecodeCommand(command.Mutation{Type: "other"}); !errors.Is(err, ErrInvalidCommand) {
 		t.Errorf("DecodeCommand(other type) = %v", err)
 	}
 }
@@ -308,7 +308,7 @@ func TestMutationBuildersValidate(t *testing.T) {
 // commands that replaced them.
 func TestJSONEntriesApplyLikeBinary(t *testing.T) {
 	jsonEntry := func(typ, payload string) []byte {
-		b, err := raftnode.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
+		b, err := command.Mutation{Type: typ, Payload: []byte(payload)}.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,7 @@
 //
 // The recipe, which start follows step by step:
 //
-//  1. Write a raft.FSM whose Apply hands entries to a raftnode.Mux, with one
+//  1. Write a raft.FSM whose Apply hands entries to a command.Router, with one
 //     handler per mutation type (registry.go).
 //  2. Start a raftnode.Node with it. One node bootstraps (-bootstrap); the
 //     others wait to be added.

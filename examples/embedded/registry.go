@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // Mutation types. They are written into the Raft log, so they are part of
@@ -45,13 +45,13 @@ func (s Service) validate() error {
 }
 
 // registry is the application's state machine: a raft.FSM whose Apply hands
-// each entry to a raftnode.Mux, which decodes the mutation envelope and calls
+// each entry to a command.Router, which decodes the mutation envelope and calls
 // the handler registered for its type. Raft calls Apply, Snapshot and Restore
 // from one goroutine; Services is called from any, hence the lock. Handlers
 // must be deterministic: every node applies the same entries and must reach
 // the same state.
 type registry struct {
-	mux    *raftnode.Mux
+	mux    *command.Router
 	logger hclog.Logger
 
 	mu       sync.RWMutex
@@ -59,7 +59,7 @@ type registry struct {
 }
 
 func newRegistry(logger hclog.Logger) *registry {
-	r := &registry{mux: raftnode.NewMux(), logger: logger.Named("registry"), services: map[string]Service{}}
+	r := &registry{mux: command.NewRouter(), logger: logger.Named("registry"), services: map[string]Service{}}
 	r.mux.Handle(mutRegister, r.applyRegister)
 	r.mux.Handle(mutDeregister, r.applyDeregister)
 	return r

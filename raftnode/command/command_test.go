@@ -1,4 +1,4 @@
-package raftnode
+package command
 
 import (
 	"bytes"
@@ -80,9 +80,9 @@ func TestMutationRejectsBadInput(t *testing.T) {
 	}
 }
 
-func TestMuxDispatch(t *testing.T) {
+func TestRouterDispatch(t *testing.T) {
 	t.Parallel()
-	mux := NewMux()
+	mux := NewRouter()
 	var gotIndex uint64
 	mux.Handle("echo", func(index uint64, payload json.RawMessage) any {
 		gotIndex = index
