@@ -475,15 +475,15 @@ func (a *Agent) otherVoters(ctx context.Context) int {
 // Without an autopilot view yet, it assumes yes and lets the bounded
 // transfer find out.
 func (a *Agent) healthyVoterBesidesMe() bool {
-	st := a.pilot.State()
+	st := a.pilot.Health()
 	if st == nil {
 		return true
 	}
-	for id, s := range st.Servers {
-		if string(id) == a.NodeID() || !s.HasVotingRights() || !s.Health.Healthy {
+	for _, s := range st.Servers {
+		if s.ID == a.NodeID() || !s.Voter || !s.Healthy {
 			continue
 		}
-		if m, ok := a.gossip.Member(string(id)); ok && m.Status == discovery.StatusAlive {
+		if m, ok := a.gossip.Member(s.ID); ok && m.Status == discovery.StatusAlive {
 			return true
 		}
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
-	ap "github.com/hashicorp/raft-autopilot"
-
+	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/discovery"
 	"github.com/clusteragent/agent/raftnode"
@@ -135,34 +133,30 @@ func (b backend) AutopilotHealth(ctx context.Context) (httpapi.AutopilotHealth, 
 	if !a.raft.IsLeader() {
 		return httpapi.AutopilotHealth{}, httpapi.ErrNotLeader
 	}
-	st := a.pilot.State()
+	st := a.pilot.Health()
 	if st == nil {
 		return httpapi.AutopilotHealth{}, fmt.Errorf("%w: autopilot has not computed the cluster state yet", httpapi.ErrUnavailable)
 	}
 	return healthFromState(st), nil
 }
 
-func healthFromState(st *ap.State) httpapi.AutopilotHealth {
-	out := httpapi.AutopilotHealth{Healthy: st.Healthy, FailureTolerance: st.FailureTolerance, Leader: string(st.Leader),
-		Voters: []string{}, Servers: []httpapi.AutopilotServer{}}
-	for _, v := range st.Voters {
-		out.Voters = append(out.Voters, string(v))
-	}
+func healthFromState(st *autopilot.Health) httpapi.AutopilotHealth {
+	out := httpapi.AutopilotHealth{Healthy: st.Healthy, FailureTolerance: st.FailureTolerance, Leader: st.Leader,
+		Voters: st.Voters, Servers: make([]httpapi.AutopilotServer, 0, len(st.Servers))}
 	for _, s := range st.Servers {
 		out.Servers = append(out.Servers, httpapi.AutopilotServer{
-			ID:          string(s.Server.ID),
-			Address:     string(s.Server.Address),
-			NodeStatus:  string(s.Server.NodeStatus),
-			Healthy:     s.Health.Healthy,
-			Voter:       s.HasVotingRights(),
-			Leader:      s.State == ap.RaftLeader,
+			ID:          s.ID,
+			Address:     s.Address,
+			NodeStatus:  s.NodeStatus,
+			Healthy:     s.Healthy,
+			Voter:       s.Voter,
+			Leader:      s.Leader,
 			LastContact: s.Stats.LastContact.String(),
 			LastTerm:    s.Stats.LastTerm,
 			LastIndex:   s.Stats.LastIndex,
-			StableSince: s.Health.StableSince.UTC().Format(time.RFC3339Nano),
+			StableSince: s.StableSince.UTC().Format(time.RFC3339Nano),
 		})
 	}
-	sort.Slice(out.Servers, func(i, j int) bool { return out.Servers[i].ID < out.Servers[j].ID })
 	return out
 }
 
@@ -250,9 +244,9 @@ func (a *Agent) leaderAddrFromServers() string {
 }
 
 // localAutopilotStats is the leader's own entry in autopilot's stats.
-func (a *Agent) localAutopilotStats() ap.ServerStats {
+func (a *Agent) localAutopilotStats() autopilot.ServerStats {
 	st := a.raft.Status()
-	return ap.ServerStats{LastContact: 0, LastTerm: st.LastLogTerm, LastIndex: st.LastLogIndex}
+	return autopilot.ServerStats{LastContact: 0, LastTerm: st.LastLogTerm, LastIndex: st.LastLogIndex}
 }
 
 func mapRaftErr(err error) error {

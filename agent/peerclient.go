@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"time"
 
-	ap "github.com/hashicorp/raft-autopilot"
 
 	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/agent/httpapi"
@@ -52,15 +51,15 @@ func newPeerClient(token string, tlsc *tlsutil.Configurator, dial func(ctx conte
 var _ autopilot.StatsFetcher = (*peerClient)(nil)
 
 // FetchStats implements autopilot.StatsFetcher.
-func (p *peerClient) FetchStats(ctx context.Context, m autopilot.Member) (ap.ServerStats, error) {
+func (p *peerClient) FetchStats(ctx context.Context, m autopilot.Member) (autopilot.ServerStats, error) {
 	st, err := p.Stats(ctx, m.RaftAddr)
 	if err != nil {
-		return ap.ServerStats{}, err
+		return autopilot.ServerStats{}, err
 	}
 	if st.NodeID != m.ID {
-		return ap.ServerStats{}, fmt.Errorf("%s answers as node %q, not %q", m.RaftAddr, st.NodeID, m.ID)
+		return autopilot.ServerStats{}, fmt.Errorf("%s answers as node %q, not %q", m.RaftAddr, st.NodeID, m.ID)
 	}
-	return ap.ServerStats{
+	return autopilot.ServerStats{
 		LastContact: time.Duration(st.LastContactNanos),
 		LastTerm:    st.LastTerm,
 		LastIndex:   st.LastIndex,

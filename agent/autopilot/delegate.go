@@ -16,7 +16,7 @@ import (
 // health by. It is called concurrently, once per server per update, and must
 // honour ctx (autopilot gives it half an update interval).
 type StatsFetcher interface {
-	FetchStats(ctx context.Context, m Member) (ap.ServerStats, error)
+	FetchStats(ctx context.Context, m Member) (ServerStats, error)
 }
 
 // delegate implements raft-autopilot's ApplicationIntegration over gossip.
@@ -24,11 +24,11 @@ type StatsFetcher interface {
 // lookups are in memory and stats fetches are bounded by ctx.
 type delegate struct {
 	cfg        func() *ap.Config
-	raft       ap.Raft
+	raft       Raft
 	members    func() []Member
 	fetcher    StatsFetcher
 	localID    string
-	localStats func() ap.ServerStats
+	localStats func() ServerStats
 	clock      clock.Clock
 	logger     hclog.Logger
 	onState    func(*ap.State)
@@ -132,7 +132,7 @@ func (d *delegate) FetchServerStats(ctx context.Context, servers map[raft.Server
 	var wg sync.WaitGroup
 	for id, srv := range servers {
 		if string(id) == d.localID {
-			st := d.localStats()
+			st := d.localStats().toLibrary()
 			mu.Lock()
 			out[id] = &st
 			mu.Unlock()
@@ -150,8 +150,9 @@ func (d *delegate) FetchServerStats(ctx context.Context, servers map[raft.Server
 				d.logger.Debug("failed to fetch server stats", "id", m.ID, "error", err)
 				return
 			}
+			lib := st.toLibrary()
 			mu.Lock()
-			out[id] = &st
+			out[id] = &lib
 			mu.Unlock()
 		}()
 	}

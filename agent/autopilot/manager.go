@@ -33,7 +33,7 @@ type Config struct {
 // Deps are what a Manager needs from the rest of the agent.
 type Deps struct {
 	// Raft is the local Raft node (*raft.Raft satisfies it).
-	Raft ap.Raft
+	Raft Raft
 	// Members returns the Raft-capable gossip members that belong to this
 	// cluster, self included. Must be fast (in memory).
 	Members func() []Member
@@ -41,7 +41,7 @@ type Deps struct {
 	Fetcher StatsFetcher
 	// LocalID is this node's ID; LocalStats its own stats.
 	LocalID    string
-	LocalStats func() ap.ServerStats
+	LocalStats func() ServerStats
 	// Remove removes a failed server from Raft (the leader's RemoveServer).
 	Remove func(ctx context.Context, id string) error
 	Logger hclog.Logger
@@ -57,7 +57,7 @@ type Manager struct {
 	deps  Deps
 	cfg   atomic.Pointer[ap.Config]
 	pilot *ap.Autopilot
-	state atomic.Pointer[ap.State]
+	state atomic.Pointer[Health]
 
 	mu      sync.Mutex
 	ctx     context.Context // valid while running
@@ -169,11 +169,12 @@ func (m *Manager) AddServer(mem Member) error {
 // RemoveDeadServers asks for a prune pass now (after a member left).
 func (m *Manager) RemoveDeadServers() { m.pilot.RemoveDeadServers() }
 
-// State returns the latest autopilot state, or nil when not running.
-func (m *Manager) State() *ap.State { return m.state.Load() }
+// Health returns autopilot's latest view of the cluster, or nil when not
+// running or before its first round. The caller must not modify it.
+func (m *Manager) Health() *Health { return m.state.Load() }
 
 func (m *Manager) notifyState(s *ap.State) {
-	m.state.Store(s)
+	m.state.Store(healthOf(s))
 	m.metrics.observe(s)
 }
 
