@@ -23,6 +23,7 @@ import (
 	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/clock"
 	"github.com/clusteragent/agent/internal/metricsbridge"
 	"github.com/clusteragent/agent/internal/mux"
 	"github.com/clusteragent/agent/raftnode"
@@ -60,8 +61,9 @@ type Agent struct {
 	rpcSrv   *http.Server  // agent-to-agent API on the Raft port
 	rpcDone  chan struct{}
 
-	reconcileCh chan discovery.Member
-	tombstones  *tombstones
+	reconcileQ *reconcileQueue // member events for the leader's reconciler
+	tombstones *tombstones
+	clock      clock.Clock // the time source of the leader duties and loops
 	// leases is the leader's lease clock (see leases.go).
 	leases     leaseKeeper
 	addrs      *addrBook // Raft's by-ID address lookup, fed by gossip
@@ -103,13 +105,16 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:         cfg,
-		logger:      logger,
-		id:          id,
-		registry:    prometheus.NewRegistry(),
-		reconcileCh: make(chan discovery.Member, 256),
-		tombstones:  newTombstones(),
-		done:        make(chan struct{}),
+		cfg:        cfg,
+		logger:     logger,
+		id:         id,
+		registry:   prometheus.NewRegistry(),
+		tombstones: newTombstones(),
+		clock:      clock.Real{},
+		done:       make(chan struct{}),
+	}
+	if a.reconcileQ, err = newReconcileQueue(256, a.registry); err != nil {
+		return nil, err
 	}
 	a.addrs = &addrBook{clusterID: a.ClusterID}
 	a.kv = kv.NewStore(storeLimits())
@@ -387,6 +392,7 @@ func (a *Agent) startAutopilot() error {
 		Remove:     a.removeFailedServer,
 		Logger:     a.logger,
 		Registerer: a.registry,
+		Clock:      a.clock,
 	})
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ func (b backend) RemovePeer(ctx context.Context, id string) error {
 	if m, ok := a.gossip.Member(id); ok {
 		instance = m.Instance
 	}
-	a.tombstones.add(id, instance, time.Now())
+	a.tombstones.add(id, instance, a.clock.Now())
 	if err := a.raft.RemoveServer(ctx, id); err != nil {
 		return mapRaftErr(err)
 	}

@@ -46,7 +46,7 @@ func (c *Config) bootstrapMode() bootstrapMode {
 // off if one does. A wiped node then simply waits; the leader, which still
 // lists it, replicates the log back to it.
 func (a *Agent) runBootstrap(ctx context.Context) {
-	ticker := time.NewTicker(a.reconcileInterval())
+	ticker := a.clock.NewTicker(a.reconcileInterval())
 	defer ticker.Stop()
 	lastLog := time.Time{}
 	for {
@@ -57,14 +57,14 @@ func (a *Agent) runBootstrap(ctx context.Context) {
 		switch {
 		case errors.Is(err, errBootstrapSettled):
 			return
-		case err != nil && time.Since(lastLog) > 10*time.Second:
+		case err != nil && a.clock.Now().Sub(lastLog) > 10*time.Second:
 			a.logger.Info("waiting to bootstrap", "reason", err.Error())
-			lastLog = time.Now()
+			lastLog = a.clock.Now()
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-ticker.C():
 		}
 	}
 }

@@ -2,13 +2,11 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/clusteragent/agent/discovery"
-	"github.com/clusteragent/agent/raftnode"
 )
 
 // monitorLeadership starts the leader's duties when Raft reports leadership
@@ -78,18 +76,24 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 	}()
 	defer func() { <-leasesDone }()
 
-	ticker := time.NewTicker(a.reconcileInterval())
-	defer ticker.Stop()
-	a.reconcileAll(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-a.reconcileCh:
-			a.reconcileMember(ctx, m, nil)
-		case <-ticker.C:
-			a.reconcileAll(ctx)
-		}
+	_ = a.newReconciler().Run(ctx) // ends with ctx, when leadership is lost
+}
+
+// newReconciler wires the leader's membership duty to this agent.
+func (a *Agent) newReconciler() *reconciler {
+	return &reconciler{
+		self:            a.NodeID(),
+		clusterID:       a.ClusterID,
+		ensureClusterID: a.ensureClusterID,
+		raft:            a.raft,
+		members:         a.gossip,
+		servers:         a.pilot,
+		verify:          a.verifyServer,
+		tombstones:      a.tombstones,
+		events:          a.reconcileQ.ch,
+		clock:           a.clock,
+		interval:        a.reconcileInterval(),
+		logger:          a.logger,
 	}
 }
 
@@ -110,7 +114,7 @@ func (a *Agent) establishLeadership(ctx context.Context) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(a.reconcileInterval()):
+		case <-a.clock.After(a.reconcileInterval()):
 		}
 	}
 	a.ensureClusterID(ctx)
@@ -155,106 +159,13 @@ func (a *Agent) adoptClusterID(id string) {
 	}
 }
 
-// reconcileAll compares every gossip server with the Raft configuration.
-func (a *Agent) reconcileAll(ctx context.Context) {
-	if a.ClusterID() == "" {
-		a.ensureClusterID(ctx) // an earlier attempt could not commit
-	}
-	conf, err := a.raft.GetConfiguration(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			a.logger.Warn("reconcile: cannot read raft configuration", "error", err)
-		}
-		return
-	}
-	a.reconcileSelf(conf)
-	for _, m := range a.gossip.Members() {
-		if m.Meta.Role == discovery.RoleServer {
-			a.reconcileMember(ctx, m, &conf)
-		}
-	}
-}
-
-// reconcileSelf rewrites the leader's own entry when it restarted at a new
-// address: reconcileMember skips this node, and the stale address would
-// otherwise stay in the configuration (and in every follower's fallback).
-func (a *Agent) reconcileSelf(conf raftnode.Configuration) {
-	for _, s := range conf.Servers {
-		if s.ID != a.NodeID() || s.Address == a.raft.Addr() {
-			continue
-		}
-		a.logger.Info("updating own address in place", "id", s.ID, "old", s.Address, "new", a.raft.Addr())
-		self := a.gossip.LocalMember()
-		if err := a.pilot.AddServer(toAutopilotMember(self)); err != nil && !errors.Is(err, context.Canceled) {
-			a.logger.Warn("failed to update own address", "error", err)
-		}
-	}
-}
-
-// reconcileMember makes the Raft configuration agree with one gossip member:
-// an alive server of this cluster that Raft lacks (or knows at another
-// address) is added as a non-voter or updated in place; a member that left
-// triggers an immediate prune. Dead members are left to autopilot, which
-// removes them only after dead_server_reap_after.
-func (a *Agent) reconcileMember(ctx context.Context, m discovery.Member, conf *raftnode.Configuration) {
-	if m.ID == a.NodeID() || m.Meta.Role != discovery.RoleServer || m.Meta.RaftAddr == "" {
-		return
-	}
-	if !a.sameCluster(m) {
-		a.logger.Debug("ignoring server of another cluster", "id", m.ID, "cluster_id", m.Meta.ClusterID)
-		return
-	}
-	if conf == nil {
-		c, err := a.raft.GetConfiguration(ctx)
-		if err != nil {
-			return
-		}
-		conf = &c
-	}
-	var existing *raftnode.Server
-	for i := range conf.Servers {
-		if conf.Servers[i].ID == m.ID {
-			existing = &conf.Servers[i]
-		}
-	}
-	switch m.Status {
-	case discovery.StatusAlive:
-		if existing != nil && existing.Address == m.Meta.RaftAddr {
-			return
-		}
-		if existing == nil && a.tombstones.blocks(m, time.Now()) {
-			return
-		}
-		a.addServer(m, existing)
-	case discovery.StatusLeft:
-		if existing != nil {
-			a.pilot.RemoveDeadServers()
-		}
-	}
-}
-
-func (a *Agent) addServer(m discovery.Member, existing *raftnode.Server) {
-	if err := a.verifyServer(m); err != nil {
-		a.logger.Warn("not adding server that failed verification", "id", m.ID, "address", m.Meta.RaftAddr, "error", err)
-		return
-	}
-	if existing != nil {
-		a.logger.Info("updating server address in place", "id", m.ID, "old", existing.Address, "new", m.Meta.RaftAddr)
-	} else {
-		a.logger.Info("adding server as non-voter", "id", m.ID, "address", m.Meta.RaftAddr)
-	}
-	if err := a.pilot.AddServer(toAutopilotMember(m)); err != nil && !errors.Is(err, context.Canceled) {
-		a.logger.Warn("failed to add server", "id", m.ID, "error", err)
-	}
-}
-
 // verifyServer calls the server at its advertised Raft address before it
 // goes into the configuration: gossip alone proves nothing, and with TLS on
 // this is a mutual-TLS handshake with that very address. The server must
 // answer with the ID gossip gave and must not belong to another cluster.
-func (a *Agent) verifyServer(m discovery.Member) error {
-	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Second)
-	defer cancel()
+// It runs on the reconciler's workers, under the leader's context and
+// verifyTimeout.
+func (a *Agent) verifyServer(ctx context.Context, m discovery.Member) error {
 	st, err := a.peers.Stats(ctx, m.Meta.RaftAddr)
 	if err != nil {
 		return err
@@ -309,16 +220,17 @@ func (t *tombstones) add(id, instance string, now time.Time) {
 	t.m[id] = tombstone{until: now.Add(tombstoneTTL), instance: instance}
 }
 
-// blocks reports whether member m may not be re-added yet.
-func (t *tombstones) blocks(m discovery.Member, now time.Time) bool {
+// get returns the tombstone of id, if one is still in force; expired ones
+// are forgotten.
+func (t *tombstones) get(id string, now time.Time) (tombstone, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ts, ok := t.m[m.ID]
+	ts, ok := t.m[id]
 	if ok && !now.Before(ts.until) {
-		delete(t.m, m.ID)
-		return false
+		delete(t.m, id)
+		return tombstone{}, false
 	}
-	return ok && tombstoneBlocks(ts, m.Instance, now)
+	return ts, ok
 }
 
 // tombstoneBlocks decides whether a tombstone keeps the incarnation with

@@ -13,7 +13,7 @@ import (
 // catches up) and, on a timer, keeps the local gossip metadata in step with
 // Raft: the has-state flag and the cluster ID adopted from the leader.
 func (a *Agent) memberLoop(ctx context.Context) {
-	ticker := time.NewTicker(a.reconcileInterval())
+	ticker := a.clock.NewTicker(a.reconcileInterval())
 	defer ticker.Stop()
 	for {
 		select {
@@ -21,7 +21,7 @@ func (a *Agent) memberLoop(ctx context.Context) {
 			return
 		case ev := <-a.gossip.Events():
 			a.handleMemberEvent(ev)
-		case <-ticker.C:
+		case <-ticker.C():
 			a.syncLocalMeta()
 		}
 	}
@@ -32,9 +32,7 @@ func (a *Agent) handleMemberEvent(ev discovery.Event) {
 	if a.raft == nil || !a.raft.IsLeader() || ev.Member.Meta.Role != discovery.RoleServer {
 		return
 	}
-	select {
-	case a.reconcileCh <- ev.Member:
-	default:
+	if !a.reconcileQ.offer(ev.Member) {
 		a.logger.Debug("reconcile queue full; the periodic reconcile will handle member", "id", ev.Member.ID)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"time"
 
-
 	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/tlsutil"

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusteragent/agent/discovery"
 	"github.com/clusteragent/agent/raftnode"
 )
 
@@ -66,13 +65,13 @@ func TestTombstoneBlocksOnlyTheRemovedIncarnation(t *testing.T) {
 
 	set := newTombstones()
 	set.add("n1", "aaaa", now)
-	member := func(boot string) discovery.Member {
-		return discovery.Member{ID: "n1", Meta: discovery.Meta{ID: "n1"}, Instance: boot}
+	if got, ok := set.get("n1", now); !ok || got.instance != "aaaa" {
+		t.Errorf("get = %+v, %v; want the tombstone of aaaa", got, ok)
 	}
-	if !set.blocks(member("aaaa"), now) || set.blocks(member("bbbb"), now) {
-		t.Error("the set does not follow tombstoneBlocks")
+	if _, ok := set.get("n2", now); ok {
+		t.Error("get found a tombstone for a member never removed")
 	}
-	if set.blocks(member("aaaa"), now.Add(tombstoneTTL)) || len(set.m) != 0 {
+	if _, ok := set.get("n1", now.Add(tombstoneTTL)); ok || len(set.m) != 0 {
 		t.Error("an expired tombstone is kept")
 	}
 }
