@@ -74,7 +74,7 @@ func newRun() wireExtra {
 	if _, err := rand.Read(b); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the platform is broken
 	}
-	return wireExtra{Instance: hex.EncodeToString(b), Started: time.Now().UnixNano()}
+	return wireExtra{Instance: hex.EncodeToString(b), Started: time.Now().UnixNano()} //nolint:forbidigo // see above
 }
 
 // NodeIDConflicts returns how many times this node found its node ID used
