@@ -314,63 +314,26 @@ func ValidNodeID(id string) bool { return nodeIDPattern.MatchString(id) }
 
 // Validate checks every field and names the HCL key of the first bad one.
 func (c *Config) Validate() error {
-	if c.NodeID != "" && !ValidNodeID(c.NodeID) {
-		return fieldErr("node_id", "%q is not a valid node ID (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit)", c.NodeID)
+	// One check per concern, in the order a reader meets the keys; the first
+	// error wins, naming its key.
+	checks := []func() error{
+		c.validateIdentity,
+		c.validateAddresses,
+		c.validatePorts,
+		c.validateHTTP,
+		c.validateBootstrap,
+		c.validateLogging,
+		c.Gossip.validate,
+		c.TLS.validate,
+		c.Raft.validate,
+		func() error { return c.Autopilot.validate(c.EffectiveMinQuorum()) },
 	}
-	if c.DataDir == "" {
-		return fieldErr("data_dir", "must not be empty")
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	if err := c.validateAddresses(); err != nil {
-		return err
-	}
-	if err := checkPort("ports.gossip", c.Ports.Gossip); err != nil {
-		return err
-	}
-	if err := checkPort("ports.raft", c.Ports.Raft); err != nil {
-		return err
-	}
-	if c.Ports.Gossip != 0 && c.Ports.Gossip == c.Ports.Raft {
-		return fieldErr("ports.raft", "must differ from ports.gossip (%d)", c.Ports.Gossip)
-	}
-	if err := checkHostPort("http.addr", c.HTTP.Addr); err != nil {
-		return err
-	}
-	if c.HTTP.LeaderWait <= 0 {
-		return fieldErr("http.leader_wait", "must be positive")
-	}
-	if c.KV.MaxValueBytes < 1 || c.KV.MaxValueBytes > MaxValueLimit {
-		return fieldErr("kv.max_value_bytes", "must be between 1 and %d, got %d", MaxValueLimit, c.KV.MaxValueBytes)
-	}
-	if c.HTTP.TLS && !c.TLS.Enable {
-		return fieldErr("http.tls", "needs tls.enable = true and its certificate files")
-	}
-	if c.HTTP.VerifyClient && !c.HTTP.TLS {
-		return fieldErr("http.verify_client", "needs http.tls = true: client certificates exist only over HTTPS")
-	}
-	if c.BootstrapExpect < 0 {
-		return fieldErr("bootstrap_expect", "must be 0 or more, got %d", c.BootstrapExpect)
-	}
-	if err := c.validatePeers(); err != nil {
-		return err
-	}
-	if err := c.validateBootstrapModes(); err != nil {
-		return err
-	}
-	switch c.LogLevel {
-	case "trace", "debug", "info", "warn", "error":
-	default:
-		return fieldErr("log_level", "%q is not one of trace, debug, info, warn, error", c.LogLevel)
-	}
-	if err := c.Gossip.validate(); err != nil {
-		return err
-	}
-	if err := c.TLS.validate(); err != nil {
-		return err
-	}
-	if err := c.Raft.validate(); err != nil {
-		return err
-	}
-	return c.Autopilot.validate(c.EffectiveMinQuorum())
+	return nil
 }
 
 // validateAddresses checks bind, advertise and join. A template is only
