@@ -256,39 +256,21 @@ func (a *Agent) advertiseIP() (string, error) {
 
 func (a *Agent) startRaft(advertise string) error {
 	bind := net.JoinHostPort(a.cfg.Bind, strconv.Itoa(a.cfg.Ports.Raft))
-	// Port 0 in the advertised address means "the port the listener got".
-	adv := net.JoinHostPort(advertise, strconv.Itoa(a.cfg.Ports.Raft))
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return fmt.Errorf("ports.raft: listen on %s: %w", bind, err)
 	}
 	a.mux = mux.New(a.wrapRaftListener(ln))
 	go a.mux.Serve()
-	node, err := raftnode.NewNode(raftnode.Options{
-		NodeID:        a.NodeID(),
-		Listener:      a.mux.Listener(mux.ProtoRaft),
-		Dial:          a.peerDialer(mux.ProtoRaft),
-		AdvertiseAddr: adv,
-		DataDir:       a.cfg.DataDir,
-		FSM:           a.fsm,
-		AddressOf:     a.addrs.raftAddr,
-		// The agent decides about bootstrapping itself (runBootstrap), after
-		// asking its peers; raftnode never bootstraps on its own here.
-		JoinOnly:           true,
-		TLS:                a.tlsForRaft(),
-		Logger:             a.logger,
-		Registerer:         a.registry,
-		Multiplier:         a.cfg.Raft.Multiplier,
-		SnapshotThreshold:  a.cfg.Raft.SnapshotThreshold,
-		SnapshotRetain:     a.cfg.Raft.SnapshotRetain,
-		TrailingLogs:       a.cfg.Raft.TrailingLogs,
-		LogStore:           a.cfg.Raft.LogStore,
-		WALSegmentSize:     a.cfg.Raft.WALSegmentSizeMB << 20,
-		HeartbeatTimeout:   a.cfg.Tuning.RaftHeartbeatTimeout,
-		ElectionTimeout:    a.cfg.Tuning.RaftElectionTimeout,
-		LeaderLeaseTimeout: a.cfg.Tuning.RaftLeaderLeaseTimeout,
-		DisablePipeline:    a.cfg.Tuning.RaftDisablePipeline,
-	})
+	opts := raftOptions(a.cfg, a.NodeID(), advertise)
+	opts.Listener = a.mux.Listener(mux.ProtoRaft)
+	opts.Dial = a.peerDialer(mux.ProtoRaft)
+	opts.FSM = a.fsm
+	opts.AddressOf = a.addrs.raftAddr
+	opts.TLS = a.tlsForRaft()
+	opts.Logger = a.logger
+	opts.Registerer = a.registry
+	node, err := raftnode.NewNode(opts)
 	if err != nil {
 		a.mux.Close()
 		return fmt.Errorf("raft: %w", err)
@@ -307,40 +289,13 @@ func (a *Agent) tlsForRaft() raftnode.TLSConfigurator {
 }
 
 func (a *Agent) startGossip(advertise string) error {
-	gcfg := discovery.DefaultConfig()
-	gcfg.NodeID = a.NodeID()
-	gcfg.BindAddr = a.cfg.Bind
-	gcfg.BindPort = a.cfg.Ports.Gossip
-	gcfg.AdvertiseAddr = advertise
-	gcfg.Profile = a.cfg.Gossip.Profile
-	gcfg.Seeds = a.cfg.Join
-	gcfg.DataDir = a.cfg.DataDir
+	gcfg, err := gossipConfig(a.cfg, a.NodeID(), advertise)
+	if err != nil {
+		return err
+	}
 	gcfg.Logger = a.logger
 	gcfg.Registerer = a.registry
 	gcfg.Meta = a.localMeta()
-	if a.cfg.Gossip.Encrypt != "" {
-		key, err := DecodeGossipKey(a.cfg.Gossip.Encrypt)
-		if err != nil {
-			return fmt.Errorf("gossip.encrypt: %w", err)
-		}
-		gcfg.SecretKey = key
-	}
-	gcfg.AllowUnencrypted = a.cfg.Gossip.AllowUnencrypted
-	if gcfg.Profile == "lan" {
-		// memberlist's LAN profile waits 10s on a TCP dial or push/pull. On
-		// a LAN a live peer answers in milliseconds; the long wait only
-		// delays joins and shutdowns stuck on peers that are gone.
-		gcfg.TCPTimeout = 3 * time.Second
-	}
-	t := a.cfg.Tuning
-	gcfg.ProbeInterval, gcfg.ProbeTimeout, gcfg.GossipInterval = t.GossipProbeInterval, t.GossipProbeTimeout, t.GossipInterval
-	gcfg.PushPullInterval, gcfg.SuspicionMult = t.GossipPushPullInterval, t.GossipSuspicionMult
-	if t.JoinBackoffMax > 0 {
-		gcfg.JoinBackoffMax = t.JoinBackoffMax
-	}
-	if t.RejoinInterval > 0 {
-		gcfg.RejoinInterval = t.RejoinInterval
-	}
 	gcfg.WrapTransport = a.hooks.GossipTransport
 	g, err := discovery.New(gcfg)
 	if err != nil {
@@ -370,20 +325,7 @@ func (a *Agent) localMeta() discovery.Meta {
 }
 
 func (a *Agent) startAutopilot() error {
-	ac := a.cfg.Autopilot
-	pilot, err := autopilot.New(autopilot.Config{
-		Settings: autopilot.Settings{
-			MaxVoters:               ac.MaxVoters,
-			MinQuorum:               a.cfg.EffectiveMinQuorum(),
-			DeadServerReapAfter:     ac.DeadServerReapAfter,
-			ServerStabilizationTime: ac.ServerStabilizationTime,
-		},
-		CleanupDeadServers:   ac.CleanupDeadServers,
-		LastContactThreshold: ac.LastContactThreshold,
-		MaxTrailingLogs:      ac.MaxTrailingLogs,
-		ReconcileInterval:    a.cfg.Tuning.ReconcileInterval,
-		UpdateInterval:       a.cfg.Tuning.AutopilotUpdateInterval,
-	}, autopilot.Deps{
+	pilot, err := autopilot.New(autopilotConfig(a.cfg), autopilot.Deps{
 		Raft:       a.raft.Raft(),
 		Members:    a.serverMembers,
 		Fetcher:    a.peers,
