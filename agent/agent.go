@@ -176,7 +176,10 @@ func (a *Agent) Done() <-chan struct{} { return a.done }
 func (a *Agent) GossipSettled() <-chan struct{} { return a.gossip.JoinSettled() }
 
 // Start brings the agent up: HTTP listener, Raft, gossip, then the loops.
-// On error everything started so far is stopped again.
+// ctx bounds the start only (the agent then runs until Shutdown): once it
+// ends, Start stops at the next step and returns ctx.Err(). On any error
+// everything started so far is stopped again, listeners and the data dir
+// lock included.
 func (a *Agent) Start(ctx context.Context) error {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.start(ctx); err != nil {
@@ -189,33 +192,34 @@ func (a *Agent) Start(ctx context.Context) error {
 }
 
 func (a *Agent) start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
-	if err != nil {
-		return fmt.Errorf("http.addr: listen on %s: %w", a.cfg.HTTP.Addr, err)
+	var advertise string
+	steps := []func() error{
+		a.listenHTTP,
+		func() (err error) { advertise, err = a.advertiseIP(); return err },
+		func() error {
+			if a.cfg.TLS.Enable {
+				return a.startTLS()
+			}
+			return nil
+		},
+		func() error {
+			a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls, a.peerDialer(mux.ProtoAgent))
+			return nil
+		},
+		func() error { return a.ifServer(func() error { return a.startRaft(advertise) }) },
+		func() error { return a.startGossip(advertise) },
+		func() error { return a.ifServer(a.startAutopilot) },
 	}
-	a.httpLn = ln
-	advertise, err := a.advertiseIP()
-	if err != nil {
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if a.cfg.TLS.Enable {
-		if err := a.startTLS(); err != nil {
-			return err
-		}
-	}
-	a.peers = newPeerClient(a.cfg.HTTP.Token, a.tls, a.peerDialer(mux.ProtoAgent))
-	if a.cfg.Server {
-		if err := a.startRaft(advertise); err != nil {
-			return err
-		}
-	}
-	if err := a.startGossip(advertise); err != nil {
-		return err
-	}
-	if a.cfg.Server {
-		if err := a.startAutopilot(); err != nil {
-			return err
-		}
 	}
 	a.startHTTP()
 	a.gossip.Start()
@@ -226,7 +230,24 @@ func (a *Agent) start(ctx context.Context) error {
 			a.goLoop(a.runBootstrap)
 		}
 	}
-	return ctx.Err()
+	return nil
+}
+
+func (a *Agent) listenHTTP() error {
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: listen on %s: %w", a.cfg.HTTP.Addr, err)
+	}
+	a.httpLn = ln
+	return nil
+}
+
+// ifServer runs f on a Raft server; a gossip-only member skips it.
+func (a *Agent) ifServer(f func() error) error {
+	if !a.cfg.Server {
+		return nil
+	}
+	return f()
 }
 
 func (a *Agent) goLoop(f func(context.Context)) {
