@@ -6,45 +6,84 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/clusteragent/agent/discovery"
 )
 
-// monitorLeadership starts the leader's duties when Raft reports leadership
-// and stops them, waiting for them to end, when it is lost. It is driven by
-// raftnode.LeaderCh (Raft's ordered NotifyCh), never by polling, so no
-// transition is missed.
+// monitorLeadership runs the leadership monitor over this node's Raft.
 func (a *Agent) monitorLeadership(ctx context.Context) {
+	m := &leadershipMonitor{leaderCh: a.raft.LeaderCh(), duties: a.leaderLoop, logger: a.logger}
+	_ = m.Run(ctx) // ends with the agent
+}
+
+// leadershipMonitor starts the leader's duties when Raft reports leadership
+// and stops them, waiting for them to end, when it is lost. It is driven by
+// Raft's ordered leadership channel (raftnode.LeaderCh), never by polling,
+// so no transition is missed.
+type leadershipMonitor struct {
+	leaderCh <-chan bool
+	// duties runs one term's duties until its context ends.
+	duties func(ctx context.Context)
+	logger hclog.Logger
+}
+
+// leadershipStep is what a leadership report asks of the monitor.
+type leadershipStep int
+
+const (
+	stepNone leadershipStep = iota
+	stepStart
+	stepStop
+)
+
+// nextLeadershipStep decides on one report: start duties on gaining
+// leadership, stop them on losing it, and ignore repeats (Raft may report
+// the same state twice across quick flaps).
+func nextLeadershipStep(isLeader, running bool) leadershipStep {
+	switch {
+	case isLeader && !running:
+		return stepStart
+	case !isLeader && running:
+		return stepStop
+	default:
+		return stepNone
+	}
+}
+
+// Run follows leadership until ctx ends, then stops the duties it started.
+func (m *leadershipMonitor) Run(ctx context.Context) error {
 	var duties *leaderDuties
 	defer func() { duties.stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case isLeader := <-a.raft.LeaderCh():
-			switch {
-			case isLeader && duties == nil:
-				duties = a.startLeaderDuties(ctx)
-			case !isLeader && duties != nil:
+			return ctx.Err()
+		case isLeader := <-m.leaderCh:
+			switch nextLeadershipStep(isLeader, duties != nil) {
+			case stepStart:
+				duties = startLeaderDuties(ctx, m.duties)
+			case stepStop:
 				duties.stop()
 				duties = nil
-				a.logger.Info("leader duties stopped")
+				m.logger.Info("leader duties stopped")
 			}
 		}
 	}
 }
 
-// leaderDuties is one run of leaderLoop, for one term of leadership.
+// leaderDuties is one run of the duties, for one term of leadership.
 type leaderDuties struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (a *Agent) startLeaderDuties(ctx context.Context) *leaderDuties {
+func startLeaderDuties(ctx context.Context, run func(context.Context)) *leaderDuties {
 	lctx, cancel := context.WithCancel(ctx)
 	d := &leaderDuties{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
-		a.leaderLoop(lctx)
+		run(lctx)
 	}()
 	return d
 }
