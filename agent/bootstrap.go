@@ -113,19 +113,32 @@ func (a *Agent) expectVoters(ctx context.Context) ([]raftnode.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(servers) < a.cfg.BootstrapExpect {
-		return nil, fmt.Errorf("%d of %d servers visible in gossip", len(servers), a.cfg.BootstrapExpect)
+	voters, err := planExpect(a.NodeID(), servers, a.cfg.BootstrapExpect)
+	if err != nil {
+		return nil, err
 	}
-	if servers[0].ID != a.NodeID() {
-		return nil, fmt.Errorf("%s has the lowest ID and bootstraps", servers[0].ID)
-	}
-	var voters []raftnode.Server
-	for _, s := range servers {
-		if s.ID != a.NodeID() {
-			if err := a.checkPeerFresh(ctx, s.ID, s.Meta.RaftAddr, true); err != nil {
+	for _, v := range voters {
+		if v.ID != a.NodeID() {
+			if err := a.checkPeerFresh(ctx, v.ID, v.Address, true); err != nil {
 				return nil, err
 			}
 		}
+	}
+	return voters, nil
+}
+
+// planExpect decides bootstrap_expect from the fresh alive servers, sorted
+// by ID: the voters once expect of them are visible and this node has the
+// lowest ID, else why not (yet).
+func planExpect(self string, servers []discovery.Member, expect int) ([]raftnode.Server, error) {
+	if len(servers) == 0 || len(servers) < expect {
+		return nil, fmt.Errorf("%d of %d servers visible in gossip", len(servers), expect)
+	}
+	if servers[0].ID != self {
+		return nil, fmt.Errorf("%s has the lowest ID and bootstraps", servers[0].ID)
+	}
+	voters := make([]raftnode.Server, 0, len(servers))
+	for _, s := range servers {
 		voters = append(voters, raftnode.Server{ID: s.ID, Address: s.Meta.RaftAddr, Suffrage: "voter"})
 	}
 	return voters, nil
@@ -139,28 +152,42 @@ func (a *Agent) staticVoters(ctx context.Context, preferred bool) ([]raftnode.Se
 	if _, err := a.freshGossipServers(); err != nil {
 		return nil, err
 	}
+	voters, err := planStatic(a.NodeID(), a.raft.Addr(), a.cfg.Peers, preferred)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range voters {
+		if v.ID == a.NodeID() {
+			continue
+		}
+		if err := a.checkPeerFresh(ctx, v.ID, v.Address, false); err != nil && !preferred {
+			return nil, err
+		} else if errors.Is(err, errBootstrapSettled) {
+			return nil, err
+		}
+	}
+	return voters, nil
+}
+
+// planStatic decides the static peer set (this node included, sorted by
+// ID): with preferred this node bootstraps it, otherwise only the lowest ID
+// does.
+func planStatic(self, selfAddr string, peers map[string]string, preferred bool) ([]raftnode.Server, error) {
 	set := map[string]string{}
-	for id, addr := range a.cfg.Peers {
+	for id, addr := range peers {
 		set[id] = addr
 	}
-	set[a.NodeID()] = a.raft.Addr()
+	set[self] = selfAddr
 	ids := make([]string, 0, len(set))
 	for id := range set {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	if !preferred && ids[0] != a.NodeID() {
+	if !preferred && ids[0] != self {
 		return nil, fmt.Errorf("static peers: %s has the lowest ID and bootstraps", ids[0])
 	}
-	var voters []raftnode.Server
+	voters := make([]raftnode.Server, 0, len(ids))
 	for _, id := range ids {
-		if id != a.NodeID() {
-			if err := a.checkPeerFresh(ctx, id, set[id], false); err != nil && !preferred {
-				return nil, err
-			} else if errors.Is(err, errBootstrapSettled) {
-				return nil, err
-			}
-		}
 		voters = append(voters, raftnode.Server{ID: id, Address: set[id], Suffrage: "voter"})
 	}
 	return voters, nil
@@ -169,14 +196,25 @@ func (a *Agent) staticVoters(ctx context.Context, preferred bool) ([]raftnode.Se
 // freshGossipServers returns the alive servers sorted by ID, or
 // errBootstrapSettled when one of them already belongs to a cluster.
 func (a *Agent) freshGossipServers() ([]discovery.Member, error) {
+	out, settled := freshServers(a.NodeID(), a.gossip.Members())
+	if settled != nil {
+		a.logger.Info("found a server that already belongs to a cluster; waiting to be added", "id", settled.ID, "cluster_id", settled.Meta.ClusterID)
+		return nil, errBootstrapSettled
+	}
+	return out, nil
+}
+
+// freshServers returns the alive servers among members, sorted by ID, or
+// the first other server that already belongs to a cluster (then nothing
+// may bootstrap here).
+func freshServers(self string, members []discovery.Member) ([]discovery.Member, *discovery.Member) {
 	var out []discovery.Member
-	for _, m := range a.gossip.Members() {
+	for _, m := range members {
 		if m.Meta.Role != discovery.RoleServer || m.Status != discovery.StatusAlive {
 			continue
 		}
-		if m.ID != a.NodeID() && (m.Meta.ClusterID != "" || m.Meta.HasState) {
-			a.logger.Info("found a server that already belongs to a cluster; waiting to be added", "id", m.ID, "cluster_id", m.Meta.ClusterID)
-			return nil, errBootstrapSettled
+		if m.ID != self && (m.Meta.ClusterID != "" || m.Meta.HasState) {
+			return nil, &m
 		}
 		out = append(out, m)
 	}
