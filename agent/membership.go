@@ -4,37 +4,72 @@ import (
 	"context"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/clusteragent/agent/agent/autopilot"
 	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/clock"
 )
 
-// memberLoop consumes gossip events. It forwards server events to the
+// memberLoop runs the member watcher over this agent's gossip.
+func (a *Agent) memberLoop(ctx context.Context) {
+	w := &memberWatcher{
+		events:   a.gossip.Events(),
+		isLeader: func() bool { return a.raft != nil && a.raft.IsLeader() },
+		queue:    a.reconcileQ,
+		syncMeta: a.syncLocalMeta,
+		clock:    a.clock,
+		interval: a.reconcileInterval(),
+		logger:   a.logger,
+	}
+	_ = w.Run(ctx) // ends with the agent
+}
+
+// memberWatcher consumes gossip events. It forwards server events to the
 // leader's reconcile queue (dropping when full: the periodic full reconcile
 // catches up) and, on a timer, keeps the local gossip metadata in step with
 // Raft: the has-state flag and the cluster ID adopted from the leader.
-func (a *Agent) memberLoop(ctx context.Context) {
-	ticker := a.clock.NewTicker(a.reconcileInterval())
+type memberWatcher struct {
+	events   <-chan discovery.Event
+	isLeader func() bool
+	queue    *reconcileQueue
+	syncMeta func()
+	clock    clock.Clock
+	interval time.Duration
+	logger   hclog.Logger
+}
+
+// Run watches until ctx ends.
+func (w *memberWatcher) Run(ctx context.Context) error {
+	ticker := w.clock.NewTicker(w.interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case ev := <-a.gossip.Events():
-			a.handleMemberEvent(ev)
+			return ctx.Err()
+		case ev := <-w.events:
+			w.handle(ev)
 		case <-ticker.C():
-			a.syncLocalMeta()
+			w.syncMeta()
 		}
 	}
 }
 
-func (a *Agent) handleMemberEvent(ev discovery.Event) {
-	a.logger.Debug("member event", "event", ev.Type.String(), "id", ev.Member.ID, "status", string(ev.Member.Status))
-	if a.raft == nil || !a.raft.IsLeader() || ev.Member.Meta.Role != discovery.RoleServer {
+func (w *memberWatcher) handle(ev discovery.Event) {
+	w.logger.Debug("member event", "event", ev.Type.String(), "id", ev.Member.ID, "status", string(ev.Member.Status))
+	if !forwardToReconcile(ev, w.isLeader()) {
 		return
 	}
-	if !a.reconcileQ.offer(ev.Member) {
-		a.logger.Debug("reconcile queue full; the periodic reconcile will handle member", "id", ev.Member.ID)
+	if !w.queue.offer(ev.Member) {
+		w.logger.Debug("reconcile queue full; the periodic reconcile will handle member", "id", ev.Member.ID)
 	}
+}
+
+// forwardToReconcile decides whether a gossip event goes to the leader's
+// reconciler: only server events, and only on the leader (a follower's
+// queue would be stale by the time it led).
+func forwardToReconcile(ev discovery.Event, isLeader bool) bool {
+	return isLeader && ev.Member.Meta.Role == discovery.RoleServer
 }
 
 // syncLocalMeta republishes local metadata when it changed, and adopts the
