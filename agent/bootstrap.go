@@ -7,7 +7,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/clock"
 	"github.com/clusteragent/agent/raftnode"
 )
 
@@ -46,46 +50,90 @@ func (c *Config) bootstrapMode() bootstrapMode {
 // off if one does. A wiped node then simply waits; the leader, which still
 // lists it, replicates the log back to it.
 func (a *Agent) runBootstrap(ctx context.Context) {
-	ticker := a.clock.NewTicker(a.reconcileInterval())
+	b := &bootstrapper{
+		self: a.NodeID(), mode: a.cfg.bootstrapMode(), expect: a.cfg.BootstrapExpect, peers: a.cfg.Peers,
+		raft: a.raft, members: a.gossip, stats: a.peers, clusterID: a.ClusterID,
+		clock: a.clock, interval: a.reconcileInterval(), logger: a.logger,
+	}
+	_ = b.Run(ctx) // ends once settled, or with the agent
+}
+
+// bootstrapRaft is the part of the Raft node the bootstrapper uses.
+type bootstrapRaft interface {
+	HasState() bool
+	Bootstrap(voters []raftnode.Server) error
+	Addr() string
+}
+
+// peerStatter asks a server at its Raft address about itself.
+type peerStatter interface {
+	Stats(ctx context.Context, raftAddr string) (httpapi.ServerStats, error)
+}
+
+// memberLister lists the gossip members.
+type memberLister interface {
+	Members() []discovery.Member
+}
+
+// bootstrapper is the duty that bootstraps Raft once, in the configured
+// mode, and never over a cluster that exists here or on a peer.
+type bootstrapper struct {
+	self      string
+	mode      bootstrapMode
+	expect    int
+	peers     map[string]string
+	raft      bootstrapRaft
+	members   memberLister
+	stats     peerStatter
+	clusterID func() string
+	clock     clock.Clock
+	interval  time.Duration
+	logger    hclog.Logger
+}
+
+// Run tries to bootstrap on every tick until this node has Raft state or a
+// cluster ID (nil), or ctx ends (ctx.Err()).
+func (b *bootstrapper) Run(ctx context.Context) error {
+	ticker := b.clock.NewTicker(b.interval)
 	defer ticker.Stop()
 	lastLog := time.Time{}
 	for {
-		if a.raft.HasState() || a.ClusterID() != "" {
-			return
+		if b.raft.HasState() || b.clusterID() != "" {
+			return nil
 		}
-		err := a.tryBootstrap(ctx)
+		err := b.tryBootstrap(ctx)
 		switch {
 		case errors.Is(err, errBootstrapSettled):
-			return
-		case err != nil && a.clock.Now().Sub(lastLog) > 10*time.Second:
-			a.logger.Info("waiting to bootstrap", "reason", err.Error())
-			lastLog = a.clock.Now()
+			return nil
+		case err != nil && b.clock.Now().Sub(lastLog) > 10*time.Second:
+			b.logger.Info("waiting to bootstrap", "reason", err.Error())
+			lastLog = b.clock.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-ticker.C():
 		}
 	}
 }
 
-func (a *Agent) tryBootstrap(ctx context.Context) error {
+func (b *bootstrapper) tryBootstrap(ctx context.Context) error {
 	var voters []raftnode.Server
 	var err error
-	switch a.cfg.bootstrapMode() {
+	switch b.mode {
 	case bootstrapExpect:
-		voters, err = a.expectVoters(ctx)
+		voters, err = b.expectVoters(ctx)
 	case bootstrapStatic:
-		voters, err = a.staticVoters(ctx, false)
+		voters, err = b.staticVoters(ctx, false)
 	case bootstrapPreferred:
-		voters, err = a.staticVoters(ctx, true)
+		voters, err = b.staticVoters(ctx, true)
 	default:
 		return errBootstrapSettled
 	}
 	if err != nil {
 		return err
 	}
-	if err := a.raft.Bootstrap(voters); err != nil {
+	if err := b.raft.Bootstrap(voters); err != nil {
 		if errors.Is(err, raftnode.ErrExistingState) {
 			return errBootstrapSettled
 		}
@@ -95,7 +143,7 @@ func (a *Agent) tryBootstrap(ctx context.Context) error {
 	for i, v := range voters {
 		ids[i] = v.ID
 	}
-	a.logger.Info("bootstrapped cluster", "voters", ids)
+	b.logger.Info("bootstrapped cluster", "voters", ids)
 	return errBootstrapSettled
 }
 
@@ -108,18 +156,18 @@ func (a *Agent) tryBootstrap(ctx context.Context) error {
 // clusters. With a single bootstrapper, two clusters would need two nodes
 // each believing itself lowest; before bootstrapping, the candidate asks
 // every peer for its own view and backs off if any peer knows a lower ID.
-func (a *Agent) expectVoters(ctx context.Context) ([]raftnode.Server, error) {
-	servers, err := a.freshGossipServers()
+func (b *bootstrapper) expectVoters(ctx context.Context) ([]raftnode.Server, error) {
+	servers, err := b.freshGossipServers()
 	if err != nil {
 		return nil, err
 	}
-	voters, err := planExpect(a.NodeID(), servers, a.cfg.BootstrapExpect)
+	voters, err := planExpect(b.self, servers, b.expect)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range voters {
-		if v.ID != a.NodeID() {
-			if err := a.checkPeerFresh(ctx, v.ID, v.Address, true); err != nil {
+		if v.ID != b.self {
+			if err := b.checkPeerFresh(ctx, v.ID, v.Address, true); err != nil {
 				return nil, err
 			}
 		}
@@ -148,19 +196,19 @@ func planExpect(self string, servers []discovery.Member, expect int) ([]raftnode
 // once every peer answers that it is fresh) and bootstrap_preferred (this
 // node bootstraps; peers that answer must be fresh, peers that do not are
 // not waited for).
-func (a *Agent) staticVoters(ctx context.Context, preferred bool) ([]raftnode.Server, error) {
-	if _, err := a.freshGossipServers(); err != nil {
+func (b *bootstrapper) staticVoters(ctx context.Context, preferred bool) ([]raftnode.Server, error) {
+	if _, err := b.freshGossipServers(); err != nil {
 		return nil, err
 	}
-	voters, err := planStatic(a.NodeID(), a.raft.Addr(), a.cfg.Peers, preferred)
+	voters, err := planStatic(b.self, b.raft.Addr(), b.peers, preferred)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range voters {
-		if v.ID == a.NodeID() {
+		if v.ID == b.self {
 			continue
 		}
-		if err := a.checkPeerFresh(ctx, v.ID, v.Address, false); err != nil && !preferred {
+		if err := b.checkPeerFresh(ctx, v.ID, v.Address, false); err != nil && !preferred {
 			return nil, err
 		} else if errors.Is(err, errBootstrapSettled) {
 			return nil, err
@@ -195,10 +243,10 @@ func planStatic(self, selfAddr string, peers map[string]string, preferred bool) 
 
 // freshGossipServers returns the alive servers sorted by ID, or
 // errBootstrapSettled when one of them already belongs to a cluster.
-func (a *Agent) freshGossipServers() ([]discovery.Member, error) {
-	out, settled := freshServers(a.NodeID(), a.gossip.Members())
+func (b *bootstrapper) freshGossipServers() ([]discovery.Member, error) {
+	out, settled := freshServers(b.self, b.members.Members())
 	if settled != nil {
-		a.logger.Info("found a server that already belongs to a cluster; waiting to be added", "id", settled.ID, "cluster_id", settled.Meta.ClusterID)
+		b.logger.Info("found a server that already belongs to a cluster; waiting to be added", "id", settled.ID, "cluster_id", settled.Meta.ClusterID)
 		return nil, errBootstrapSettled
 	}
 	return out, nil
@@ -225,10 +273,10 @@ func freshServers(self string, members []discovery.Member) ([]discovery.Member, 
 // checkPeerFresh asks a peer directly (gossip metadata can lag) whether it
 // has Raft state or a cluster (errBootstrapSettled) and, with checkLower,
 // whether it sees a server with a lower ID than this node.
-func (a *Agent) checkPeerFresh(ctx context.Context, id, raftAddr string, checkLower bool) error {
+func (b *bootstrapper) checkPeerFresh(ctx context.Context, id, raftAddr string, checkLower bool) error {
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	st, err := a.peers.Stats(qctx, raftAddr)
+	st, err := b.stats.Stats(qctx, raftAddr)
 	if err != nil {
 		return fmt.Errorf("asking %s at %s: %w", id, raftAddr, err)
 	}
@@ -236,12 +284,12 @@ func (a *Agent) checkPeerFresh(ctx context.Context, id, raftAddr string, checkLo
 		return fmt.Errorf("%s answers as node %q, not %q", raftAddr, st.NodeID, id)
 	}
 	if st.HasState || st.ClusterID != "" {
-		a.logger.Info("peer already has raft state; waiting to be added", "id", id, "cluster_id", st.ClusterID)
+		b.logger.Info("peer already has raft state; waiting to be added", "id", id, "cluster_id", st.ClusterID)
 		return errBootstrapSettled
 	}
 	if checkLower {
 		for _, other := range st.ServerIDs {
-			if other < a.NodeID() {
+			if other < b.self {
 				return fmt.Errorf("peer %s sees server %s with a lower ID", id, other)
 			}
 		}

@@ -1,11 +1,19 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/discovery"
+	"github.com/clusteragent/agent/internal/clock"
 	"github.com/clusteragent/agent/raftnode"
 )
 
@@ -127,4 +135,85 @@ func TestFreshServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+type fakeBootstrapRaft struct {
+	mu     sync.Mutex
+	voters []raftnode.Server
+}
+
+func (f *fakeBootstrapRaft) HasState() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.voters != nil
+}
+
+func (f *fakeBootstrapRaft) Bootstrap(v []raftnode.Server) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.voters = v
+	return nil
+}
+
+func (f *fakeBootstrapRaft) Addr() string { return "a:7000" }
+
+// fakeStats answers for each server as the map says; absent ones fail.
+type fakeStats map[string]httpapi.ServerStats
+
+func (f fakeStats) Stats(_ context.Context, raftAddr string) (httpapi.ServerStats, error) {
+	st, ok := f[raftAddr]
+	if !ok {
+		return httpapi.ServerStats{}, errors.New("connection refused")
+	}
+	return st, nil
+}
+
+// TestBootstrapperRun: the bootstrap duty with its inputs faked: it
+// bootstraps once every peer answers fresh, and settles without
+// bootstrapping when a peer already has Raft state.
+func TestBootstrapperRun(t *testing.T) {
+	t.Parallel()
+	members := fakeMembers{members: []discovery.Member{
+		server("a", "a:7000", discovery.StatusAlive), server("b", "b:7000", discovery.StatusAlive), server("c", "c:7000", discovery.StatusAlive),
+	}}
+	for i := range members.members {
+		members.members[i].Meta.ClusterID = ""
+	}
+	fresh := fakeStats{"b:7000": {NodeID: "b", ServerIDs: []string{"a", "b", "c"}}, "c:7000": {NodeID: "c", ServerIDs: []string{"a", "b", "c"}}}
+	withState := fakeStats{"b:7000": {NodeID: "b", HasState: true}, "c:7000": {NodeID: "c"}}
+	cases := map[string]struct {
+		stats      fakeStats
+		wantVoters []string
+	}{
+		"all fresh: bootstraps all three": {stats: fresh, wantVoters: []string{"a", "b", "c"}},
+		"a peer has state: settles":       {stats: withState},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := &fakeBootstrapRaft{}
+			b := &bootstrapper{self: "a", mode: bootstrapExpect, expect: 3, raft: r, members: members, stats: tc.stats,
+				clusterID: func() string { return "" }, clock: clock.NewFake(time.Unix(0, 0)), interval: time.Hour, logger: hclog.NewNullLogger()}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := b.Run(ctx); err != nil {
+				t.Fatalf("Run = %v, want it to settle", err)
+			}
+			var ids []string
+			for _, v := range r.voters {
+				ids = append(ids, v.ID)
+			}
+			if !reflect.DeepEqual(ids, tc.wantVoters) {
+				t.Errorf("bootstrapped %v, want %v", ids, tc.wantVoters)
+			}
+		})
+	}
+	t.Run("waiting ends with ctx", func(t *testing.T) {
+		b := &bootstrapper{self: "a", mode: bootstrapExpect, expect: 4, raft: &fakeBootstrapRaft{}, members: members, stats: fresh,
+			clusterID: func() string { return "" }, clock: clock.NewFake(time.Unix(0, 0)), interval: time.Hour, logger: hclog.NewNullLogger()}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := b.Run(ctx); err != context.Canceled {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+	})
 }
