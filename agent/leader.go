@@ -166,14 +166,13 @@ func (a *Agent) establishLeadership(ctx context.Context) bool {
 // (raftnode.InitClusterID; the first committed entry wins). The barrier has
 // run, so an ID an earlier leader committed is already applied here.
 func (a *Agent) ensureClusterID(ctx context.Context) {
-	id := a.raft.ClusterID()
-	if id == "" {
-		candidate := a.ClusterID() // a data dir may hold one from before the ID was replicated
-		if candidate == "" {
-			candidate = newClusterID()
+	id, commit := planClusterID(a.raft.ClusterID(), a.ClusterID())
+	if commit {
+		if id == "" {
+			id = newClusterID()
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		got, err := a.raft.InitClusterID(cctx, candidate)
+		got, err := a.raft.InitClusterID(cctx, id)
 		cancel()
 		if err != nil {
 			a.logger.Warn("cannot commit the cluster ID yet", "error", err)
@@ -182,6 +181,17 @@ func (a *Agent) ensureClusterID(ctx context.Context) {
 		id = got
 	}
 	a.adoptClusterID(id)
+}
+
+// planClusterID decides the leader's cluster ID step from the ID the Raft
+// log holds and the one this data dir holds: adopt the log's; else commit
+// the data dir's (kept from before the ID was replicated); else commit a
+// new one ("" with commit true).
+func planClusterID(inLog, inDataDir string) (id string, commit bool) {
+	if inLog != "" {
+		return inLog, false
+	}
+	return inDataDir, true
 }
 
 // adoptClusterID persists the ID the Raft log holds and republishes gossip

@@ -79,3 +79,25 @@ func TestLeadershipMonitorStartsAndStopsDuties(t *testing.T) {
 		t.Errorf("%d runs active and %d started, want 0 and 2 (one per term)", running.Load(), started.Load())
 	}
 }
+
+func TestPlanClusterID(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		inLog, inDataDir string
+		wantID           string
+		wantCommit       bool
+	}{
+		"first leader of a new cluster":    {wantID: "", wantCommit: true},
+		"data dir from before replication": {inDataDir: "c1", wantID: "c1", wantCommit: true},
+		"the log holds it":                 {inLog: "c1", wantID: "c1"},
+		"the log wins over the data dir":   {inLog: "c1", inDataDir: "c2", wantID: "c1"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			id, commit := planClusterID(tc.inLog, tc.inDataDir)
+			if id != tc.wantID || commit != tc.wantCommit {
+				t.Errorf("planClusterID(%q, %q) = %q, %v; want %q, %v", tc.inLog, tc.inDataDir, id, commit, tc.wantID, tc.wantCommit)
+			}
+		})
+	}
+}
