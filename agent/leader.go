@@ -77,6 +77,12 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		a.runLeaseExpiry(ctx)
 	}()
 	defer func() { <-leasesDone }()
+	backupsDone := make(chan struct{})
+	go func() {
+		defer close(backupsDone)
+		a.backups.run(ctx)
+	}()
+	defer func() { <-backupsDone }()
 
 	ticker := time.NewTicker(a.reconcileInterval())
 	defer ticker.Stop()
