@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,7 @@ func run(o options) error {
 	}
 	st, _ := os.Stat(src)
 	fmt.Printf("archive of %d keys (%d-byte values): %d bytes, built in %s\n", o.keys, o.valueSize, st.Size(), since(start))
+	debug.FreeOSMemory() // the store that built it is garbage now; give the agents the memory
 	c, err := startCluster(ctx, o, dir)
 	defer c.stop()
 	if err != nil {

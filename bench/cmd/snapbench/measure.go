@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/clusteragent/agent/bench/proc"
@@ -30,7 +29,7 @@ func measure(ctx context.Context, c *cluster, dir, src, lastKey string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("restore: %s (CLI max RSS %s)\n", since(start), mib(cliRSS))
+	fmt.Printf("restore: %s (CLI peak RSS %s)\n", since(start), mib(cliRSS))
 	report("leader after the restore", pid)
 	if err := poll(ctx, func() error {
 		for _, h := range c.https {
@@ -54,34 +53,47 @@ func measure(ctx context.Context, c *cluster, dir, src, lastKey string) error {
 		return err
 	}
 	st, _ := os.Stat(out)
-	fmt.Printf("save: %s, %d bytes (CLI max RSS %s)\n", since(start), st.Size(), mib(cliRSS))
+	fmt.Printf("save: %s, %d bytes (CLI peak RSS %s)\n", since(start), st.Size(), mib(cliRSS))
 	report("leader after the save", pid)
 	start = time.Now()
 	if cliRSS, err = cli(ctx, c.procs[leader], "snapshot", "inspect", out); err != nil {
 		return err
 	}
-	fmt.Printf("inspect: %s (CLI max RSS %s)\n", since(start), mib(cliRSS))
+	fmt.Printf("inspect: %s (CLI peak RSS %s)\n", since(start), mib(cliRSS))
 	return nil
 }
 
-// cli runs the agent binary as a client and returns its max RSS.
-func cli(ctx context.Context, p *proc.Process, args ...string) (uint64, error) {
-	cmd := exec.CommandContext(ctx, binaryOf(p), args...)
+// cli runs the agent binary as a client and returns its peak RSS, the
+// largest VmHWM sampled while it runs. Not the rusage max RSS: on Linux a
+// child exec'd from a vfork inherits its parent's high-water mark, and
+// this process held the whole store to build the archive.
+func cli(ctx context.Context, _ *proc.Process, args ...string) (uint64, error) {
+	cmd := exec.CommandContext(ctx, agentBinary, args...)
 	cmd.Env = append(os.Environ(), "AGENT_HTTP_TOKEN=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("agent %s: %v: %s", strings.Join(args, " "), err, out)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return 0, err
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if ru == nil {
-		return 0, nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peak uint64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return 0, fmt.Errorf("agent %s: %v: %s", strings.Join(args, " "), err, out.String())
+			}
+			return peak, nil
+		case <-tick.C:
+			peak = max(peak, hwm(cmd.Process.Pid))
+		}
 	}
-	return uint64(ru.Maxrss) * 1024, nil
 }
 
 var agentBinary string
-
-func binaryOf(*proc.Process) string { return agentBinary }
 
 // report prints a process's RSS now and its peak so far (VmHWM).
 func report(what string, pid int) {
