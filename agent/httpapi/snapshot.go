@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -147,7 +148,13 @@ func (s *Server) forwardStream(w http.ResponseWriter, r *http.Request) {
 	u := url.URL{Scheme: s.scheme, Host: addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 	var body io.Reader = http.NoBody
 	if r.Method == http.MethodPut {
-		body = r.Body
+		// The transport may go on reading the body after Do returns; the
+		// server must not reuse the connection under it (it would parse
+		// the rest of the upload as the next request), so the guard ends
+		// every read before the handler returns.
+		g := &guardedBody{r: r.Body}
+		defer g.close()
+		body = g
 	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), body)
 	if err != nil {
@@ -195,4 +202,27 @@ func (s *Server) forwardFailed(w http.ResponseWriter, r *http.Request, addr stri
 	}
 	s.logger.Warn("forwarding a snapshot request to the leader failed", "leader_addr", addr, "error", err)
 	writeError(w, code, "cannot reach the leader at %s: %v", addr, err)
+}
+
+// guardedBody passes reads to r until close, which waits for a read in
+// progress and makes later ones fail.
+type guardedBody struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+func (g *guardedBody) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errors.New("the request ended")
+	}
+	return g.r.Read(p)
+}
+
+func (g *guardedBody) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
