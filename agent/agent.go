@@ -64,7 +64,7 @@ type Agent struct {
 	tombstones  *tombstones
 	// leases is the leader's lease clock (see leases.go).
 	leases     leaseKeeper
-	backups    *backups // scheduled snapshots, a leader duty
+	backups    *backups  // scheduled snapshots, a leader duty
 	addrs      *addrBook // Raft's by-ID address lookup, fed by gossip
 	leaderHint leaderHint
 
