@@ -31,51 +31,7 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	a := newProcCluster(t, "sa", 3)
-	for _, n := range a.nodes {
-		a.start(n, []string{a.nodes[0].gossipAddr()}, "-bootstrap-expect", "3")
-	}
-	leader := a.leaderOf(a.nodes, dayTwoTimeout)
-	keys := a.putKeys("base", 100, a.nodes)
-	follower := a.nodes[0]
-	if follower == leader {
-		follower = a.nodes[1]
-	}
-
-	// A lease with a key: restored, it must get its full TTL again on the
-	// restoring leader, then expire there.
-	leaseID := apiJSON(t, http.MethodPost, leader.http(), "/v1/lease", `{"ttl": "8s"}`)["id"].(string)
-	if st, body := apiDo(t, http.MethodPut, leader.http(), "/v1/kv/leased/key?lease="+leaseID, "held"); st != http.StatusOK {
-		t.Fatalf("leased put: %d %s", st, body)
-	}
-
-	// Writes go on during the save; those acknowledged before it starts
-	// must be in the snapshot.
-	w := startSnapWriter(leader.http())
-	testutil.WaitFor(t, dayTwoTimeout, func() error {
-		if n := len(w.acked()); n < 20 {
-			return fmt.Errorf("%d writes acknowledged, want the load running first", n)
-		}
-		return nil
-	})
-	before := w.acked()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "a.snap")
-	code, out, errOut := runBinary(t, "snapshot", "save", "-http-addr", follower.http(), file)
-	w.stop()
-	if code != 0 {
-		t.Fatalf("snapshot save: exit %d: %s%s", code, out, errOut)
-	}
-	for k, v := range before {
-		keys[k] = v
-	}
-	t.Logf("saved under load: %s; %d writes acknowledged before the save", strings.TrimSpace(out), len(before))
-	clusterA := waitClusterID(t, leader.http())
-	info := inspectJSON(t, file)
-	if !info.ChecksumOK || info.ClusterID != clusterA || info.Keys < uint64(len(keys)) {
-		t.Fatalf("inspect = %+v, want checksum ok, cluster %s, at least %d keys", info, clusterA, len(keys))
-	}
-
+	src := saveUnderLoad(t)
 	// Cluster B: another size, other loopback addresses, its own ID.
 	b := newProcCluster(t, "sb", 3)
 	for _, n := range b.nodes {
@@ -87,75 +43,27 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	bLeader := b.leaderOf(b.nodes[:2], dayTwoTimeout)
 	bKeys := b.putKeys("onlyb", 5, b.nodes[:2])
 	clusterB := waitClusterID(t, bLeader.http())
-	if clusterB == clusterA || clusterB == "" {
-		t.Fatalf("cluster IDs %q and %q: want two different clusters", clusterA, clusterB)
+	if clusterB == src.clusterID || clusterB == "" {
+		t.Fatalf("cluster IDs %q and %q: want two different clusters", src.clusterID, clusterB)
 	}
-
-	refused := func(what, wantMsg string, args ...string) {
-		t.Helper()
-		code, out, errOut := runBinary(t, append([]string{"snapshot", "restore", "-http-addr", b.nodes[1].http()}, args...)...)
-		if code != 1 || !strings.Contains(errOut, wantMsg) {
-			t.Fatalf("%s: restore exit %d (%s%s), want 1 mentioning %q", what, code, out, errOut, wantMsg)
-		}
-		if err := checkKeys(b.nodes[1], bKeys); err != nil {
-			t.Fatalf("%s: cluster B changed: %v", what, err)
-		}
-	}
-	refused("another cluster", "another cluster", file)
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	corrupt := bytes.Clone(data)
-	corrupt[len(corrupt)/2] ^= 0x40
-	writeTestFile(t, filepath.Join(dir, "corrupt.snap"), corrupt)
-	writeTestFile(t, filepath.Join(dir, "short.snap"), data[:len(data)-100])
-	writeTestFile(t, filepath.Join(dir, "junk.snap"), []byte("not a snapshot\n"))
-	refused("corrupt", "SHA-256 mismatch", "-force", filepath.Join(dir, "corrupt.snap"))
-	refused("truncated", "truncated", "-force", filepath.Join(dir, "short.snap"))
-	refused("unknown", "not a snapshot archive", "-force", filepath.Join(dir, "junk.snap"))
-	// The agent checks on its own too, whatever the client did.
-	for _, name := range []string{"corrupt.snap", "short.snap", "junk.snap"} {
-		status, body := putSnapshotRaw(t, b.nodes[1].http(), filepath.Join(dir, name), true)
-		if status != http.StatusBadRequest {
-			t.Fatalf("raw PUT of %s: %d %s, want 400", name, status, body)
-		}
-	}
-	if err := checkKeys(b.nodes[1], bKeys); err != nil {
-		t.Fatalf("after the refused uploads, cluster B changed: %v", err)
-	}
+	checkRefusals(t, b.nodes[1], src.file, bKeys)
 
 	// A blocking read on a key the snapshot holds, waiting in B from before
-	// the restore, wakes with the restored value.
-	woke := make(chan string, 1)
-	// The index of B's last write, not a read's X-Agent-Index: a missing
-	// key's read answers an index that a blocking read does not wait on.
+	// the restore, wakes with the restored value. It waits from the index
+	// of B's last write, not a read's X-Agent-Index: a missing key's read
+	// answers an index that a blocking read does not wait on.
 	idx := fmt.Sprint(apiJSON(t, http.MethodPut, b.nodes[0].http(), "/v1/kv/onlyb/marker", "m")["index"])
 	bKeys["onlyb/marker"] = "m"
-	sent := make(chan struct{})
-	go func() {
-		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) }}
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet,
-			"http://"+b.nodes[0].http()+"/v1/kv/base/k1?wait=60s&index="+idx, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			woke <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		woke <- fmt.Sprintf("%d %s", resp.StatusCode, body)
-	}()
-	<-sent // the restore (a new process, an upload, two verifications) starts well after the read is waiting
+	woke := blockingRead(t, b.nodes[0].http(), "base/k1", idx)
 
 	start := time.Now()
-	code, out, errOut = runBinary(t, "snapshot", "restore", "-force", "-http-addr", b.nodes[1].http(), file)
+	code, out, errOut := runBinary(t, "snapshot", "restore", "-force", "-http-addr", b.nodes[1].http(), src.file)
 	if code != 0 {
 		t.Fatalf("forced restore: exit %d: %s%s", code, out, errOut)
 	}
 	t.Logf("forced restore into the 2-server cluster took %s: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 	restoredAt := time.Now()
-	lease := apiJSON(t, http.MethodGet, b.nodes[0].http(), "/v1/lease/"+leaseID, "")
+	lease := apiJSON(t, http.MethodGet, b.nodes[0].http(), "/v1/lease/"+src.leaseID, "")
 	remaining, err := time.ParseDuration(lease["remaining"].(string))
 	if err != nil || remaining < 8*time.Second-time.Since(restoredAt)-2*time.Second {
 		t.Fatalf("restored lease %v: remaining %v (%v), want about its full 8s TTL", lease, remaining, err)
@@ -170,7 +78,7 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	}
 	b.start(b.nodes[2], []string{b.nodes[0].gossipAddr()}, "-bootstrap-expect", "2")
 	for _, n := range b.nodes {
-		waitStaleState(t, n, keys, bKeys)
+		waitStaleState(t, n, src.keys, bKeys)
 	}
 	if got := waitClusterID(t, b.nodes[2].http()); got != clusterB {
 		t.Fatalf("cluster ID after the restore = %q, want B's own %q", got, clusterB)
@@ -189,6 +97,135 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	if err := putKV(b.nodes[0].http(), "after/restore", "1"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// savedSnapshot is what saveUnderLoad made.
+type savedSnapshot struct {
+	file, clusterID, leaseID string
+	keys                     map[string]string // every key the snapshot must hold
+}
+
+// saveUnderLoad runs a three-server cluster, writes keys and a leased key,
+// and saves a snapshot through a follower while writes go on; every write
+// acknowledged before the save began must be in it.
+func saveUnderLoad(t *testing.T) savedSnapshot {
+	t.Helper()
+	a := newProcCluster(t, "sa", 3)
+	for _, n := range a.nodes {
+		a.start(n, []string{a.nodes[0].gossipAddr()}, "-bootstrap-expect", "3")
+	}
+	leader := a.leaderOf(a.nodes, dayTwoTimeout)
+	src := savedSnapshot{keys: a.putKeys("base", 100, a.nodes), file: filepath.Join(t.TempDir(), "a.snap")}
+	follower := a.nodes[0]
+	if follower == leader {
+		follower = a.nodes[1]
+	}
+	// Restored, the lease must get its full TTL again on the restoring
+	// leader, then expire there.
+	src.leaseID = apiJSON(t, http.MethodPost, leader.http(), "/v1/lease", `{"ttl": "8s"}`)["id"].(string)
+	if st, body := apiDo(t, http.MethodPut, leader.http(), "/v1/kv/leased/key?lease="+src.leaseID, "held"); st != http.StatusOK {
+		t.Fatalf("leased put: %d %s", st, body)
+	}
+	w := startSnapWriter(leader.http())
+	testutil.WaitFor(t, dayTwoTimeout, func() error {
+		if n := len(w.acked()); n < 20 {
+			return fmt.Errorf("%d writes acknowledged, want the load running first", n)
+		}
+		return nil
+	})
+	// Renewed now, the lease is alive in the snapshot however slow the
+	// machine was so far.
+	apiJSON(t, http.MethodPut, leader.http(), "/v1/lease/"+src.leaseID+"/renew", "")
+	before := w.acked()
+	code, out, errOut := runBinary(t, "snapshot", "save", "-http-addr", follower.http(), src.file)
+	w.stop()
+	if code != 0 {
+		t.Fatalf("snapshot save: exit %d: %s%s", code, out, errOut)
+	}
+	for k, v := range before {
+		src.keys[k] = v
+	}
+	t.Logf("saved under load: %s; %d writes acknowledged before the save", strings.TrimSpace(out), len(before))
+	src.clusterID = waitClusterID(t, leader.http())
+	info := inspectJSON(t, src.file)
+	if !info.ChecksumOK || info.ClusterID != src.clusterID || info.Keys < uint64(len(src.keys)) {
+		t.Fatalf("inspect = %+v, want checksum ok, cluster %s, at least %d keys", info, src.clusterID, len(src.keys))
+	}
+	// A stale save answers from the follower's own copy.
+	stale := filepath.Join(filepath.Dir(src.file), "stale.snap")
+	if code, out, errOut := runBinary(t, "snapshot", "save", "-stale", "-http-addr", follower.http(), stale); code != 0 {
+		t.Fatalf("stale save: exit %d: %s%s", code, out, errOut)
+	}
+	if si := inspectJSON(t, stale); !si.ChecksumOK || si.ClusterID != src.clusterID {
+		t.Fatalf("stale snapshot: %+v", si)
+	}
+	return src
+}
+
+// checkRefusals restores another cluster's snapshot without -force, and
+// corrupt, truncated and unknown files with it, through the CLI and raw
+// over HTTP: each is refused and the cluster keeps its keys.
+func checkRefusals(t *testing.T, n *procNode, file string, keys map[string]string) {
+	t.Helper()
+	dir := filepath.Dir(file)
+	refused := func(what, wantMsg string, args ...string) {
+		t.Helper()
+		code, out, errOut := runBinary(t, append([]string{"snapshot", "restore", "-http-addr", n.http()}, args...)...)
+		if code != 1 || !strings.Contains(errOut, wantMsg) {
+			t.Fatalf("%s: restore exit %d (%s%s), want 1 mentioning %q", what, code, out, errOut, wantMsg)
+		}
+		if err := checkKeys(n, keys); err != nil {
+			t.Fatalf("%s: the cluster changed: %v", what, err)
+		}
+	}
+	refused("another cluster", "another cluster", file)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := bytes.Clone(data)
+	corrupt[len(corrupt)/2] ^= 0x40
+	writeTestFile(t, filepath.Join(dir, "corrupt.snap"), corrupt)
+	writeTestFile(t, filepath.Join(dir, "short.snap"), data[:len(data)-100])
+	writeTestFile(t, filepath.Join(dir, "junk.snap"), []byte("not a snapshot\n"))
+	refused("corrupt", "SHA-256 mismatch", "-force", filepath.Join(dir, "corrupt.snap"))
+	refused("truncated", "truncated", "-force", filepath.Join(dir, "short.snap"))
+	refused("unknown", "not a snapshot archive", "-force", filepath.Join(dir, "junk.snap"))
+	// The agent checks on its own too, whatever the client did.
+	for _, name := range []string{"corrupt.snap", "short.snap", "junk.snap"} {
+		status, body := putSnapshotRaw(t, n.http(), filepath.Join(dir, name), true)
+		if status != http.StatusBadRequest {
+			t.Fatalf("raw PUT of %s: %d %s, want 400", name, status, body)
+		}
+	}
+	if err := checkKeys(n, keys); err != nil {
+		t.Fatalf("after the refused uploads, the cluster changed: %v", err)
+	}
+}
+
+// blockingRead starts GET key?index=idx&wait=60s on addr and returns once
+// the request is on the wire; the channel gets "STATUS BODY".
+func blockingRead(t *testing.T, addr, key, idx string) <-chan string {
+	t.Helper()
+	woke := make(chan string, 1)
+	sent := make(chan struct{})
+	var once sync.Once
+	go func() {
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(sent) }) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet,
+			"http://"+addr+"/v1/kv/"+key+"?wait=60s&index="+idx, nil)
+		resp, err := http.DefaultClient.Do(req)
+		once.Do(func() { close(sent) }) // never sent: the caller must not wait for good
+		if err != nil {
+			woke <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		woke <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	<-sent // a restore (a new process, an upload, two verifications) starts well after the read is waiting
+	return woke
 }
 
 // waitStaleState waits until n's own copy holds every key of want and
