@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -103,10 +104,30 @@ func (n *Node) RestoreSnapshot(ctx context.Context, index, term uint64, size int
 	hdr = append(hdr, id...)
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: index, Term: term, Size: int64(len(hdr)) + size}
 	body := io.MultiReader(bytes.NewReader(hdr), io.LimitReader(state, size))
-	_, err := n.do(ctx, func(timeout time.Duration) raft.Future {
-		return errFuture{n.raft.Restore(meta, body, timeout)}
-	})
-	return err
+	for {
+		_, err := n.do(ctx, func(timeout time.Duration) raft.Future {
+			return errFuture{n.raft.Restore(meta, body, timeout)}
+		})
+		if err == nil || !configChangePending(err) {
+			return err
+		}
+		// Raft refuses while a configuration change (an autopilot
+		// promotion, say) is uncommitted, before it reads anything, so
+		// trying again shortly is safe.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("raftnode: %w while a configuration change was pending: %v", ctx.Err(), err)
+		case <-n.closing:
+			return ErrClosed
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// configChangePending recognises raft's refusal to restore while a
+// configuration entry is uncommitted; raft has no sentinel for it.
+func configChangePending(err error) bool {
+	return strings.Contains(err.Error(), "cannot restore snapshot now")
 }
 
 // errFuture is a raft.Future that is already done.
