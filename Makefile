@@ -11,7 +11,7 @@ LDFLAGS       := -s -w -X github.com/clusteragent/agent/agent.Version=$(VERSION)
 
 .PHONY: chaos chaos-long chaos-bite
 .PHONY: bench-go
-.PHONY: all build test test-short lint fmt vet staticcheck golangci fuzz run clean tidy-check bench bench-membership bench-kv docker docker-test
+.PHONY: all build test test-short lint fmt vet staticcheck golangci fuzz run clean tidy-check bench bench-membership bench-kv bench-snapshot docker docker-test
 
 all: lint test build
 
@@ -115,6 +115,11 @@ bench-go: bench-membership bench-kv
 
 bench-membership:
 	$(GO) test -run '^$$' -bench BenchmarkMembershipTimings -benchtime 3x -timeout 20m ./agent/
+
+## bench-snapshot: snapshot restore, save and inspect of KEYS keys on 3 agents: time, peak RSS
+KEYS ?= 1000000
+bench-snapshot: build
+	$(GO) run ./bench/cmd/snapbench -binary $(BIN) -keys $(KEYS)
 
 bench-kv:
 	$(GO) test -run '^$$' -bench 'BenchmarkKVPut' -benchtime 3000x -timeout 20m ./agent/

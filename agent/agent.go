@@ -66,6 +66,7 @@ type Agent struct {
 	clock      clock.Clock // the time source of the leader duties and loops
 	// leases is the leader's lease clock (see leases.go).
 	leases     leaseKeeper
+	backups    *backups  // scheduled snapshots, a leader duty
 	addrs      *addrBook // Raft's by-ID address lookup, fed by gossip
 	leaderHint leaderHint
 
@@ -123,6 +124,9 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		opt(a)
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.backups = newBackups(cfg.Snapshot, cfg.DataDir, logger.Named("snapshot"))
+	a.backups.take = a.saveSnapshotFile
+	a.registry.MustRegister(a.backups.collectors()...)
 	// Raft's and memberlist's own metrics (raft_commitTime, memberlist_gossip,
 	// ...) go through go-metrics' process-wide global; the bridge exports
 	// them here too.

@@ -77,6 +77,8 @@ type Config struct {
 	Autopilot AutopilotConfig
 	// KV (kv block).
 	KV KVConfig
+	// Snapshot (snapshot block): scheduled snapshots.
+	Snapshot SnapshotConfig
 
 	// Tuning holds timers that tests and the chaos suite shorten. It is not
 	// part of the HCL surface.
@@ -230,6 +232,7 @@ func DefaultConfig() Config {
 		Ports:    PortsConfig{Gossip: 7946, Raft: 7000},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:7070", LeaderWait: 5 * time.Second},
 		KV:       KVConfig{MaxValueBytes: 512 << 10},
+		Snapshot: SnapshotConfig{Retain: 24},
 		Server:   true,
 		LogLevel: "info",
 		Gossip:   GossipConfig{Profile: "lan"},
@@ -326,6 +329,7 @@ func (c *Config) Validate() error {
 		c.Gossip.validate,
 		c.TLS.validate,
 		c.Raft.validate,
+		c.Snapshot.validate,
 		func() error { return c.Autopilot.validate(c.EffectiveMinQuorum()) },
 	}
 	for _, check := range checks {

@@ -114,6 +114,12 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		a.runLeaseExpiry(ctx)
 	}()
 	defer func() { <-leasesDone }()
+	backupsDone := make(chan struct{})
+	go func() {
+		defer close(backupsDone)
+		a.backups.run(ctx)
+	}()
+	defer func() { <-backupsDone }()
 
 	_ = a.newReconciler().Run(ctx) // ends with ctx, when leadership is lost
 }

@@ -50,6 +50,10 @@ type leaseKeeper struct {
 func (k *leaseKeeper) start(now time.Time, leases []kv.Lease) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.startLocked(now, leases)
+}
+
+func (k *leaseKeeper) startLocked(now time.Time, leases []kv.Lease) {
 	k.active = true
 	k.deadlines = map[uint64]time.Time{}
 	k.expiring = map[uint64]bool{}
@@ -174,4 +178,15 @@ func (a *Agent) expireLeases(ctx context.Context, ids []uint64) []uint64 {
 		a.logger.Debug("lease expired", "lease", id)
 	}
 	return left
+}
+
+// restart gives every lease its full TTL from now, if the keeper is active
+// (this node leads): after a restore, whose leases replace the ones the
+// deadlines were kept for.
+func (k *leaseKeeper) restart(now time.Time, leases []kv.Lease) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.active {
+		k.startLocked(now, leases)
+	}
 }

@@ -69,3 +69,24 @@ func TestLeaseKeeperRules(t *testing.T) {
 		t.Fatal("stopped keeper still active")
 	}
 }
+
+// TestLeaseKeeperRestart: after a restore the leader gives every restored
+// lease its full TTL from then, replacing the deadlines of the old state;
+// a keeper that is not active (a follower) stays inactive.
+func TestLeaseKeeperRestart(t *testing.T) {
+	var k leaseKeeper
+	t0 := time.Unix(1000, 0)
+	restored := []kv.Lease{{ID: 1, TTL: 10 * time.Second}}
+	k.restart(t0, restored)
+	if _, active := k.remaining(1, 10*time.Second, t0); active {
+		t.Fatal("restart activated an inactive keeper")
+	}
+	k.start(t0, []kv.Lease{{ID: 1, TTL: 2 * time.Second}, {ID: 3, TTL: 2 * time.Second}})
+	k.restart(t0.Add(time.Second), restored)
+	if rem, _ := k.remaining(1, 10*time.Second, t0.Add(time.Second)); rem != 10*time.Second {
+		t.Fatalf("restored lease 1 has %s left, want its full 10s", rem)
+	}
+	if due := k.sync(t0.Add(5*time.Second), restored); len(due) != 0 {
+		t.Fatalf("due %v: the old state's 2s deadline survived the restore", due)
+	}
+}

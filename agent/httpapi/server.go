@@ -43,6 +43,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxSnapshotBytes caps the body of PUT /v1/snapshot instead (a
+	// snapshot of a large store far exceeds MaxBodyBytes); larger ones get
+	// 413. Default DefaultMaxSnapshotBytes (16 GiB).
+	MaxSnapshotBytes int64
 	// ForwardClient sends forwarded writes to the leader. Default: a client
 	// with a 30s timeout. Give it the TLS client config when the API uses HTTPS.
 	ForwardClient *http.Client
@@ -66,7 +70,9 @@ type Server struct {
 	token   []byte
 	logger  hclog.Logger
 	maxBody int64
-	fwd     *http.Client
+	// maxSnapshot: see Config.MaxSnapshotBytes.
+	maxSnapshot int64
+	fwd         *http.Client
 	// fwdBlocking forwards blocking reads: fwd's transport without its
 	// timeout, which is sized for ordinary requests; the request's context
 	// (the client, and the leader's own wait) bounds it instead.
@@ -89,22 +95,26 @@ type Server struct {
 // New returns a Server answering from b.
 func New(b Backend, cfg Config) *Server {
 	s := &Server{
-		b:          b,
-		token:      []byte(cfg.Token),
-		logger:     cfg.Logger,
-		maxBody:    cfg.MaxBodyBytes,
-		fwd:        cfg.ForwardClient,
-		scheme:     cfg.ForwardScheme,
-		leaderWait: cfg.LeaderWait,
-		mux:        http.NewServeMux(),
-		public:     map[string]bool{},
-		openReads:  cfg.OpenReads,
+		b:           b,
+		token:       []byte(cfg.Token),
+		logger:      cfg.Logger,
+		maxBody:     cfg.MaxBodyBytes,
+		maxSnapshot: cfg.MaxSnapshotBytes,
+		fwd:         cfg.ForwardClient,
+		scheme:      cfg.ForwardScheme,
+		leaderWait:  cfg.LeaderWait,
+		mux:         http.NewServeMux(),
+		public:      map[string]bool{},
+		openReads:   cfg.OpenReads,
 	}
 	if s.logger == nil {
 		s.logger = hclog.NewNullLogger()
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.maxSnapshot <= 0 {
+		s.maxSnapshot = DefaultMaxSnapshotBytes
 	}
 	if s.fwd == nil {
 		s.fwd = &http.Client{Timeout: defaultForwardTimeout}
@@ -139,6 +149,7 @@ func (s *Server) routes(metrics http.Handler) {
 	s.mux.HandleFunc("GET /v1/internal/stats", s.handleServerStats)
 	s.kvRoutes()
 	s.leaseRoutes()
+	s.snapshotRoutes()
 	s.publicRoute("GET /v1/health/live", s.handleLive)
 	s.publicRoute("GET /v1/health/ready", s.handleReady)
 	if metrics != nil {
@@ -170,12 +181,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > s.maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds the %d-byte limit", s.maxBody)
+	limit := s.maxBody
+	if r.Method == http.MethodPut && r.URL.Path == snapshotPath {
+		limit = s.maxSnapshot
+	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds the %d-byte limit", limit)
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	if msg := uncleanPath(r.URL.Path); msg != "" {
 		// ServeMux would redirect to the cleaned path, silently turning a

@@ -207,12 +207,20 @@ func (s *Store) Restore(rc io.ReadCloser) error {
 
 // readSnapshot parses a snapshot stream into a new state.
 func readSnapshot(r io.Reader) (*state, error) {
+	return readSnapshotInto(r, newRestoring(false))
+}
+
+func newRestoring(scan bool) *restoring {
+	return &restoring{txn: iradix.New().Txn(), tombs: iradix.New().Txn(), order: iradix.New().Txn(),
+		leases: iradix.New().Txn(), leaseKeys: iradix.New().Txn(), scan: scan}
+}
+
+// readSnapshotInto parses a snapshot stream into rs.
+func readSnapshotInto(r io.Reader, rs *restoring) (*state, error) {
 	sr := &snapReader{r: bufio.NewReaderSize(r, snapshotBufSize)}
 	if err := sr.header(); err != nil {
 		return nil, err
 	}
-	rs := &restoring{txn: iradix.New().Txn(), tombs: iradix.New().Txn(), order: iradix.New().Txn(),
-		leases: iradix.New().Txn(), leaseKeys: iradix.New().Txn()}
 	for {
 		tag, err := sr.ReadByte()
 		if err != nil {
@@ -244,6 +252,11 @@ type restoring struct {
 	prev, prevTomb     []byte
 	count, maxModify   uint64
 	tombCount, maxTomb uint64
+	// scan: only check the stream (see ScanSnapshot); entries are not
+	// kept, only liveHashes, to find a tombstone that is also a live key.
+	scan       bool
+	liveHashes []uint64
+	sorted     bool
 }
 
 // entry reads one entry record into the new tree.
@@ -263,7 +276,11 @@ func (rs *restoring) entry(sr *snapReader) error {
 			rs.leaseKeys.Insert(append(leaseKey(ent.lease), key...), nil)
 		}
 	}
-	rs.txn.Insert(key, ent)
+	if rs.scan {
+		rs.liveHashes = append(rs.liveHashes, keyHash(key))
+	} else {
+		rs.txn.Insert(key, ent)
+	}
 	rs.prev, rs.count, rs.maxModify = key, rs.count+1, max(rs.maxModify, ent.modify)
 	if rs.count%restoreBatch == 0 {
 		rs.txn = rs.txn.CommitOnly().Txn()
@@ -309,7 +326,7 @@ func (rs *restoring) tombstone(sr *snapReader) error {
 	if rs.prevTomb != nil && bytes.Compare(rs.prevTomb, key) >= 0 {
 		return sr.corrupt("tombstone %s is not after %s", quoteKey(key), quoteKey(rs.prevTomb))
 	}
-	if _, live := rs.txn.Get(key); live {
+	if rs.isLive(key) {
 		return sr.corrupt("%s is both a live key and a tombstone", quoteKey(key))
 	}
 	idx, err := sr.uvarint("delete index")

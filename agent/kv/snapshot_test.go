@@ -165,6 +165,9 @@ func TestRestoreRejects(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			if _, err := ScanSnapshot(bytes.NewReader(tc.data)); !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("ScanSnapshot = %v, want %v containing %q", err, tc.want, tc.msg)
+			}
 			s := sampleStore(t)
 			hash, applied := s.Hash(), s.AppliedIndex()
 			err := restoreBytes(s, tc.data)
@@ -346,7 +349,14 @@ func FuzzRestore(f *testing.F) {
 		s := NewStore(DefaultLimits())
 		mustOK(t, s, 1, putData(t, "keep", "me", nil))
 		hash := s.Hash()
-		if err := restoreBytes(s, data); err != nil {
+		// ScanSnapshot is the check run before raft restores a stream,
+		// where a refusal by Restore would be fatal: it must agree.
+		_, scanErr := ScanSnapshot(bytes.NewReader(data))
+		err := restoreBytes(s, data)
+		if (scanErr == nil) != (err == nil) {
+			t.Fatalf("ScanSnapshot = %v but Restore = %v", scanErr, err)
+		}
+		if err != nil {
 			if s.Hash() != hash || s.AppliedIndex() != 1 {
 				t.Fatalf("failed restore (%v) changed the store", err)
 			}

@@ -77,6 +77,7 @@ func commands() []*command {
 			{name: "state", synopsis: "Show cluster health as autopilot sees it", run: (*cli).cmdAutopilotState},
 		}},
 		{name: "kv", synopsis: "Read and write the replicated key/value store", subs: kvCommands()},
+		{name: "snapshot", synopsis: "Save, restore and inspect snapshots of the cluster's state", subs: snapshotCommands()},
 		{name: "lock", synopsis: "Run a command while holding a cluster-wide lock", run: (*cli).cmdLock},
 		{name: "lease", synopsis: "Grant, renew, revoke and show leases (TTLs for keys)", subs: leaseCommands()},
 		{name: "leave", synopsis: "Make the agent leave the cluster gracefully and exit", run: (*cli).cmdLeave},

@@ -72,6 +72,9 @@ var fileKeys = []fileKey{
 	{"autopilot.min_quorum", func(c *agent.Config) any { return &c.Autopilot.MinQuorum }},
 	{"autopilot.max_voters", func(c *agent.Config) any { return &c.Autopilot.MaxVoters }},
 	{"kv.max_value_bytes", func(c *agent.Config) any { return &c.KV.MaxValueBytes }},
+	{"snapshot.interval", func(c *agent.Config) any { return &c.Snapshot.Interval }},
+	{"snapshot.retain", func(c *agent.Config) any { return &c.Snapshot.Retain }},
+	{"snapshot.path", func(c *agent.Config) any { return &c.Snapshot.Path }},
 }
 
 // fileError is a config file problem at a line, naming the key when there is one.
