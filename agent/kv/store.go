@@ -2,6 +2,7 @@ package kv
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -298,19 +299,37 @@ func (v View) Len() int { return v.st.tree.Len() }
 // AppliedIndex returns the log index this view reflects.
 func (v View) AppliedIndex() uint64 { return v.st.applied }
 
-// Hash returns a SHA-256 over every entry in key order (key, value,
-// create and modify index, each length-prefixed as in a snapshot) and the
-// count. Replicas holding the same data have the same hash. AppliedIndex
-// is left out on purpose: two replicas that agree on every key compare
-// equal even if one has seen a later entry that changed nothing. O(n).
+// Hash returns a SHA-256 over the whole replicated state, in the order a
+// snapshot writes it: every lease (ID, TTL), every entry in key order (key,
+// value, create and modify index, lease ID), every tombstone (key, delete
+// index), the counts and the tombstone horizon. Replicas holding the same
+// state have the same hash, and a divergence in leases or tombstones shows
+// as surely as one in values: both change what later commands do.
+// AppliedIndex is left out on purpose: two replicas that agree on every key
+// compare equal even if one has seen a later entry that changed nothing.
+// O(n).
 func (v View) Hash() [32]byte {
 	h := sha256.New()
 	enc := recordEncoder{w: h}
-	v.st.tree.Root().Walk(func(k []byte, val any) bool {
-		enc.record(k, val.(*entry))
+	v.st.leases.Root().Walk(func(k []byte, val any) bool {
+		enc.uvarint(binary.BigEndian.Uint64(k))
+		enc.uvarint(uint64(val.(*lease).ttl))
 		return false
 	})
-	enc.uvarint(uint64(v.st.tree.Len()))
+	v.st.tree.Root().Walk(func(k []byte, val any) bool {
+		enc.record(k, val.(*entry))
+		enc.uvarint(val.(*entry).lease)
+		return false
+	})
+	v.st.tombs.Root().Walk(func(k []byte, val any) bool {
+		enc.uvarint(uint64(len(k)))
+		enc.write(k)
+		enc.uvarint(val.(uint64))
+		return false
+	})
+	for _, n := range []uint64{uint64(v.st.leases.Len()), uint64(v.st.tree.Len()), uint64(v.st.tombs.Len()), v.st.horizon} {
+		enc.uvarint(n)
+	}
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
