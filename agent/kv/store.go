@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -134,13 +135,13 @@ func (s *Store) Limits() Limits { return s.limits }
 
 // Apply applies one committed log entry and returns a Result for a kv
 // command, or an error value when the entry is refused: it does not
-// decode (raftnode.ErrInvalidMutation), has an unknown type
-// (raftnode.ErrUnknownMutation), a bad payload (ErrInvalidCommand), an
+// decode (raftnode.ErrInvalidMutation), has a bad payload (ErrInvalidCommand), an
 // invalid key or value (ErrInvalidKey, ErrValueTooLarge), or an index at
 // or below the last applied one (ErrOutOfOrder). A refused entry changes
 // no key; every entry except an out-of-order one advances AppliedIndex.
 // Apply is deterministic: its outcome depends only on the entry and the
-// state before it.
+// state before it. An entry of a type this version does not know makes it
+// panic with an *UnknownCommandError (see there) rather than diverge.
 func (s *Store) Apply(l *raft.Log) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,8 +179,35 @@ func (s *Store) applyOne(l *raft.Log, applied uint64) (any, uint64) {
 	if l.Index <= applied {
 		return fmt.Errorf("entry %d: %w: the last applied entry is %d", l.Index, ErrOutOfOrder, applied), applied
 	}
-	return s.mux.Apply(l), l.Index
+	res := s.mux.Apply(l)
+	if err, ok := res.(error); ok && errors.Is(err, raftnode.ErrUnknownMutation) {
+		panic(&UnknownCommandError{Index: l.Index, Err: err})
+	}
+	return res, l.Index
 }
+
+// UnknownCommandError is what Apply panics with on a committed entry whose
+// command type this version does not know: one a newer version wrote.
+// Refusing it and going on, as for a malformed command, would leave this
+// replica without a change the others made, and they would silently
+// diverge from then on. Stopping instead is deterministic: every replica of
+// this version stops at the same entry, and after a restart stops there
+// again, until it is upgraded. The agent's feature gate keeps a leader from
+// proposing such commands while an older server is in the configuration,
+// so this fires only when that gate was bypassed.
+type UnknownCommandError struct {
+	// Index is the entry's log index.
+	Index uint64
+	// Err wraps raftnode.ErrUnknownMutation and names the type.
+	Err error
+}
+
+func (e *UnknownCommandError) Error() string {
+	return fmt.Sprintf("kv: log entry %d holds a command this version cannot apply (%v); "+
+		"upgrade this agent to the version the other servers run", e.Index, e.Err)
+}
+
+func (e *UnknownCommandError) Unwrap() error { return e.Err }
 
 // publish ends s.w and makes its trees, at index applied, the state
 // readers see (unless nothing moved). Watchers are notified only after the
