@@ -50,6 +50,9 @@ type Agent struct {
 	pilot  *autopilot.Manager
 	peers  *peerClient
 	hooks  NetworkHooks // test-only fault injection; zero in production
+	// featureOverride, set by tests only, makes the node advertise other
+	// features than its version has (see features.go).
+	featureOverride atomic.Pointer[uint64]
 
 	// tlsReload is set by startTLS; atomic because Reload may be called
 	// from any goroutine, even while Start runs.
@@ -340,6 +343,7 @@ func (a *Agent) localMeta() discovery.Meta {
 		Role:      discovery.RoleClient,
 		Zone:      a.cfg.Zone,
 		Version:   Version,
+		Features:  a.features(),
 	}
 	if a.raft != nil {
 		m.Role = discovery.RoleServer

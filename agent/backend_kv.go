@@ -116,6 +116,9 @@ func (a *Agent) kvWrite(ctx context.Context, m raftnode.Mutation) (httpapi.KVWri
 	if err != nil {
 		return httpapi.KVWrite{}, fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
 	}
+	if err := a.checkFeatures(ctx, m); err != nil {
+		return httpapi.KVWrite{}, err
+	}
 	if w, acked := a.biteEarlyAck(m, data); acked {
 		return w, nil
 	}

@@ -58,6 +58,12 @@ type Meta struct {
 	Version string
 	// HasState is true when the node has Raft state on disk.
 	HasState bool
+	// Features is a bit set of the optional capabilities of this node's
+	// version, such as the log commands it can apply; the agent assigns
+	// the bits. A node gossiping none is an older version: a leader
+	// proposes a command that needs a feature only once every server
+	// advertises it.
+	Features uint64
 }
 
 // wireMeta is the version 1 layout. Short keys keep the payload small: the
@@ -71,6 +77,7 @@ type wireMeta struct {
 	Zone      string `json:"z,omitempty"`
 	Version   string `json:"v,omitempty"`
 	HasState  bool   `json:"s,omitempty"`
+	Features  uint64 `json:"f,omitempty"`
 	// Leaving is set by a node about to leave gracefully. memberlist v0.7.0
 	// does not tell its event delegate whether a node left or failed
 	// (Node.State is not filled in), so peers tell the two apart by this
@@ -97,13 +104,13 @@ type wireExtra struct {
 
 func toWire(m Meta, x wireExtra) wireMeta {
 	return wireMeta{ID: m.ID, ClusterID: m.ClusterID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr,
-		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Leaving: x.Leaving,
+		Role: m.Role, Zone: m.Zone, Version: m.Version, HasState: m.HasState, Features: m.Features, Leaving: x.Leaving,
 		Instance: x.Instance, Started: x.Started}
 }
 
 func (w wireMeta) meta() Meta {
 	return Meta{ID: w.ID, ClusterID: w.ClusterID, RaftAddr: w.RaftAddr, HTTPAddr: w.HTTPAddr,
-		Role: w.Role, Zone: w.Zone, Version: w.Version, HasState: w.HasState}
+		Role: w.Role, Zone: w.Zone, Version: w.Version, HasState: w.HasState, Features: w.Features}
 }
 
 // Validate checks each field's limits and form; errors name the field.

@@ -10,7 +10,7 @@ import (
 func fullMeta() Meta {
 	return Meta{
 		ID: "node-1", ClusterID: "c-123", RaftAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:7070",
-		Role: RoleServer, Zone: "eu-1a", Version: "1.2.3", HasState: true,
+		Role: RoleServer, Zone: "eu-1a", Version: "1.2.3", HasState: true, Features: 1<<63 | 1,
 	}
 }
 

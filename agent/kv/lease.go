@@ -191,3 +191,17 @@ func (v View) Lease(id uint64) (Lease, bool) {
 	})
 	return l, true
 }
+
+// NeedsLeases reports whether m is a command only a version with leases
+// can apply: a lease grant or revoke, or a put attached to a lease. A
+// version without leases refuses them, so a leader must not propose them
+// while such a version is among the servers (the agent's feature gate).
+func NeedsLeases(m command.Mutation) bool {
+	switch m.Type {
+	case TypeLeaseGrant, TypeLeaseRevoke:
+		return true
+	case TypePutBin:
+		return len(m.Payload) > 0 && m.Payload[0]&flagLease != 0
+	}
+	return false
+}

@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/clusteragent/agent/raftnode/command"
 )
 
 // memSink is a raft.SnapshotSink in memory.
@@ -51,7 +49,8 @@ func restoreBytes(s *Store, b []byte) error {
 
 // sampleStore holds keys of every shape: unicode, an empty value, a value
 // written outside the record buffer, keys deleted again, and a last entry
-// that is not a kv command, so the applied index is above every modify.
+// that changes nothing (a failed compare), so the applied index is above
+// every modify.
 func sampleStore(t testing.TB) *Store {
 	s := NewStore(DefaultLimits())
 	big := strings.Repeat("0123456789", 10_000)
@@ -70,8 +69,7 @@ func sampleStore(t testing.TB) *Store {
 	for i, c := range cmds {
 		mustOK(t, s, uint64(i+1), c)
 	}
-	other, err := command.NewMutation("other.thing", nil)
-	apply(s, uint64(len(cmds)+5), encode(t, other, err))
+	apply(s, uint64(len(cmds)+5), deleteData(t, "absent", ptr(7)))
 	return s
 }
 

@@ -2,7 +2,9 @@ package kv
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -133,13 +135,13 @@ func (s *Store) Limits() Limits { return s.limits }
 
 // Apply applies one committed log entry and returns a Result for a kv
 // command, or an error value when the entry is refused: it does not
-// decode (command.ErrInvalidMutation), has an unknown type
-// (command.ErrUnknownMutation), a bad payload (ErrInvalidCommand), an
+// decode (command.ErrInvalidMutation), has a bad payload (ErrInvalidCommand), an
 // invalid key or value (ErrInvalidKey, ErrValueTooLarge), or an index at
 // or below the last applied one (ErrOutOfOrder). A refused entry changes
 // no key; every entry except an out-of-order one advances AppliedIndex.
 // Apply is deterministic: its outcome depends only on the entry and the
-// state before it.
+// state before it. An entry of a type this version does not know makes it
+// panic with an *UnknownCommandError (see there) rather than diverge.
 func (s *Store) Apply(l *raft.Log) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,8 +179,35 @@ func (s *Store) applyOne(l *raft.Log, applied uint64) (any, uint64) {
 	if l.Index <= applied {
 		return fmt.Errorf("entry %d: %w: the last applied entry is %d", l.Index, ErrOutOfOrder, applied), applied
 	}
-	return s.mux.Apply(l), l.Index
+	res := s.mux.Apply(l)
+	if err, ok := res.(error); ok && errors.Is(err, command.ErrUnknownMutation) {
+		panic(&UnknownCommandError{Index: l.Index, Err: err})
+	}
+	return res, l.Index
 }
+
+// UnknownCommandError is what Apply panics with on a committed entry whose
+// command type this version does not know: one a newer version wrote.
+// Refusing it and going on, as for a malformed command, would leave this
+// replica without a change the others made, and they would silently
+// diverge from then on. Stopping instead is deterministic: every replica of
+// this version stops at the same entry, and after a restart stops there
+// again, until it is upgraded. The agent's feature gate keeps a leader from
+// proposing such commands while an older server is in the configuration,
+// so this fires only when that gate was bypassed.
+type UnknownCommandError struct {
+	// Index is the entry's log index.
+	Index uint64
+	// Err wraps command.ErrUnknownMutation and names the type.
+	Err error
+}
+
+func (e *UnknownCommandError) Error() string {
+	return fmt.Sprintf("kv: log entry %d holds a command this version cannot apply (%v); "+
+		"upgrade this agent to the version the other servers run", e.Index, e.Err)
+}
+
+func (e *UnknownCommandError) Unwrap() error { return e.Err }
 
 // publish ends s.w and makes its trees, at index applied, the state
 // readers see (unless nothing moved). Watchers are notified only after the
@@ -298,19 +327,37 @@ func (v View) Len() int { return v.st.tree.Len() }
 // AppliedIndex returns the log index this view reflects.
 func (v View) AppliedIndex() uint64 { return v.st.applied }
 
-// Hash returns a SHA-256 over every entry in key order (key, value,
-// create and modify index, each length-prefixed as in a snapshot) and the
-// count. Replicas holding the same data have the same hash. AppliedIndex
-// is left out on purpose: two replicas that agree on every key compare
-// equal even if one has seen a later entry that changed nothing. O(n).
+// Hash returns a SHA-256 over the whole replicated state, in the order a
+// snapshot writes it: every lease (ID, TTL), every entry in key order (key,
+// value, create and modify index, lease ID), every tombstone (key, delete
+// index), the counts and the tombstone horizon. Replicas holding the same
+// state have the same hash, and a divergence in leases or tombstones shows
+// as surely as one in values: both change what later commands do.
+// AppliedIndex is left out on purpose: two replicas that agree on every key
+// compare equal even if one has seen a later entry that changed nothing.
+// O(n).
 func (v View) Hash() [32]byte {
 	h := sha256.New()
 	enc := recordEncoder{w: h}
-	v.st.tree.Root().Walk(func(k []byte, val any) bool {
-		enc.record(k, val.(*entry))
+	v.st.leases.Root().Walk(func(k []byte, val any) bool {
+		enc.uvarint(binary.BigEndian.Uint64(k))
+		enc.uvarint(uint64(val.(*lease).ttl))
 		return false
 	})
-	enc.uvarint(uint64(v.st.tree.Len()))
+	v.st.tree.Root().Walk(func(k []byte, val any) bool {
+		enc.record(k, val.(*entry))
+		enc.uvarint(val.(*entry).lease)
+		return false
+	})
+	v.st.tombs.Root().Walk(func(k []byte, val any) bool {
+		enc.uvarint(uint64(len(k)))
+		enc.write(k)
+		enc.uvarint(val.(uint64))
+		return false
+	})
+	for _, n := range []uint64{uint64(v.st.leases.Len()), uint64(v.st.tree.Len()), uint64(v.st.tombs.Len()), v.st.horizon} {
+		enc.uvarint(n)
+	}
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum

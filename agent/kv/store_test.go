@@ -206,7 +206,6 @@ func TestApplyRejects(t *testing.T) {
 	}{
 		"not json":           {data: []byte("{nope"), want: command.ErrInvalidMutation},
 		"empty entry":        {data: nil, want: command.ErrInvalidMutation},
-		"unknown type":       {data: raw("kv.frob", `{"key":"a"}`), want: command.ErrUnknownMutation, msg: `"kv.frob"`},
 		"no payload":         {data: raw(TypePut, ""), want: ErrInvalidCommand, msg: "payload is missing"},
 		"payload not object": {data: raw(TypePut, `["a"]`), want: ErrInvalidCommand, msg: "not a JSON object"},
 		"unknown field":      {data: raw(TypePut, `{"key":"a","ttl":5}`), want: ErrInvalidCommand, msg: `unknown field "ttl"`},
@@ -515,5 +514,44 @@ func TestApplyBatchMatchesApply(t *testing.T) {
 		if batched.Hash() != one.Hash() || batched.AppliedIndex() != one.AppliedIndex() {
 			t.Fatalf("round %d: batched state (applied %d) differs from one by one (applied %d)", round, batched.AppliedIndex(), one.AppliedIndex())
 		}
+	}
+}
+
+// TestApplyStopsOnUnknownCommand: a command type this version does not
+// know (one a newer version wrote) stops Apply with an *UnknownCommandError
+// naming the entry and the type, before anything changes, every time it is
+// applied: refusing it and going on would diverge from the replicas that
+// applied it.
+func TestApplyStopsOnUnknownCommand(t *testing.T) {
+	data, err := command.Mutation{Type: "kv.frob", Payload: []byte(`{"key":"a"}`)}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(DefaultLimits())
+	mustOK(t, s, 1, putData(t, "keep", "1", nil))
+	before := s.Hash()
+	for range 2 { // the same entry again, as after a restart
+		_, stopped := applyOrStop(s, 2, data)
+		if !stopped {
+			t.Fatal("Apply went on past an unknown command type")
+		}
+		if s.Hash() != before || s.AppliedIndex() != 1 {
+			t.Fatal("the state changed before Apply stopped")
+		}
+	}
+	func() {
+		defer func() {
+			e, ok := recover().(*UnknownCommandError)
+			if !ok || e.Index != 2 || !errors.Is(e, command.ErrUnknownMutation) ||
+				!strings.Contains(e.Error(), `"kv.frob"`) || !strings.Contains(e.Error(), "upgrade") {
+				t.Fatalf("panic value = %v, want an *UnknownCommandError for entry 2 naming the type", e)
+			}
+		}()
+		s.ApplyBatch([]*raft.Log{{Index: 2, Term: 1, Type: raft.LogCommand, Data: data}})
+	}()
+	// A malformed entry is still refused, not fatal: every version refuses
+	// it alike.
+	if err, ok := apply(s, 3, []byte("{nope")).(error); !ok || !errors.Is(err, command.ErrInvalidMutation) {
+		t.Fatalf("garbage: Apply = %v", err)
 	}
 }

@@ -124,6 +124,7 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 	trafficCtx, stopTraffic := context.WithTimeout(ctx, opts.Duration)
 	trafficDone := make(chan struct{})
 	go func() { defer close(trafficDone); tr.run(trafficCtx, nem.live) }()
+	coord := startCoordTraffic(trafficCtx, c, opts, nem.live)
 
 	// Faults, one at a time, while traffic runs; the last one must end in
 	// time for some traffic to follow it.
@@ -145,6 +146,7 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 	// Clients stop when the traffic context ends; requests in flight then
 	// are recorded as of unknown fate. Wait for all, so the history is whole.
 	<-trafficDone
+	coord.wait()
 	stopTraffic()
 
 	// Convergence after the last heal.
@@ -191,6 +193,10 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 		for _, v := range lostWrites(tr.acked.all(), final, ops) {
 			violate("%s", v)
 		}
+		for _, v := range coord.check(ctx, obs, leader, tr, opts.ConvergeTimeout) {
+			violate("%s", v)
+		}
+		opts.Logf("coordination: %s", coord.summary())
 	}
 	for _, v := range indexConflicts(tr.acked.all(), ops) {
 		violate("%s", v)

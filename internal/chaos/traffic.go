@@ -41,8 +41,11 @@ type traffic struct {
 	cluster Cluster
 	rec     *linearize.Recorder
 
-	acked  ackLog
-	counts struct{ ok, unknown, failed atomic.Int64 }
+	acked ackLog
+	// written holds every value a put tried, by key, for the watch check.
+	writtenMu sync.Mutex
+	written   map[string]map[string]bool
+	counts    struct{ ok, unknown, failed atomic.Int64 }
 }
 
 // ack is one acknowledged successful write, for the lost-write invariant.
@@ -91,7 +94,7 @@ func (l *ackLog) all() []ack {
 }
 
 func newTraffic(cfg trafficConfig, c Cluster) *traffic {
-	return &traffic{cfg: cfg, cluster: c, rec: linearize.NewRecorder()}
+	return &traffic{cfg: cfg, cluster: c, rec: linearize.NewRecorder(), written: map[string]map[string]bool{}}
 }
 
 // run drives the clients until ctx ends.
@@ -203,6 +206,12 @@ func (t *traffic) put(ctx context.Context, hc *http.Client, id int, base, key, v
 	if cas != nil {
 		u += "?cas=" + strconv.FormatUint(*cas, 10)
 	}
+	t.writtenMu.Lock()
+	if t.written[key] == nil {
+		t.written[key] = map[string]bool{}
+	}
+	t.written[key][value] = true
+	t.writtenMu.Unlock()
 	p, sent := t.rec.BeginPut(id, key, value, cas), time.Now()
 	code, body, err := do(ctx, hc, http.MethodPut, u, strings.NewReader(value))
 	t.finishWrite(p, ack{Key: key, Value: value, Sent: sent}, code, body, err)

@@ -100,6 +100,10 @@ type options struct {
 	// stabilization and reapAfter override the autopilot defaults when
 	// non-zero.
 	stabilization, reapAfter time.Duration
+	// watchers, when positive, runs the watcher stage with that many idle
+	// blocking reads; watchersOnly runs nothing else.
+	watchers     int
+	watchersOnly bool
 	// logStore is the agents' raft.log_store.
 	logStore string
 	// profileDir, when set, receives CPU profiles of the leader under the
@@ -177,6 +181,8 @@ func main() {
 	flag.IntVar(&o.referenceFsyncs, "reference-fsyncs", 2000, "appends with fdatasync, and loopback round trips, for the single-client PUT reference (0: skip)")
 	flag.DurationVar(&o.stabilization, "stabilization", 0, "autopilot server_stabilization_time for the agents (0: the default)")
 	flag.DurationVar(&o.reapAfter, "reap-after", 0, "autopilot dead_server_reap_after for the agents (0: the default)")
+	flag.IntVar(&o.watchers, "watchers", 0, "idle blocking reads to hold on one agent for the watcher stage: memory and CPU while idle, answers and latency per write (0: skip; the issue's figure is 10000)")
+	flag.BoolVar(&o.watchersOnly, "watchers-only", false, "run only the watcher stage (with -watchers)")
 	flag.Parse()
 	var err error
 	if o.plan.Clients, err = load.ParseClients(clients); err != nil {
@@ -194,6 +200,10 @@ func main() {
 			log.Printf("-gossip: %v", err)
 			os.Exit(2)
 		}
+	}
+	if o.watchers < 0 || (o.watchersOnly && o.watchers == 0) {
+		log.Print("-watchers must not be negative, and -watchers-only needs -watchers")
+		os.Exit(2)
 	}
 	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
 		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
@@ -279,6 +289,24 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	if o.watchers > 0 {
+		wdir := filepath.Join(tmp, "watchers")
+		if err := os.Mkdir(wdir, 0o700); err != nil {
+			return err
+		}
+		log.Printf("watchers: %d idle blocking reads on one agent", o.watchers)
+		wf, err := measureWatchers(ctx, binary, wdir, o.watchers)
+		if err != nil {
+			return err
+		}
+		for _, n := range wf.notes() {
+			log.Print(n)
+		}
+		r.Notes = append(r.Notes, wf.notes()...)
+		if o.watchersOnly {
+			return writeReport(r, o.out)
+		}
+	}
 	if err := runAgent(ctx, binary, agentDir, o, r, rival); err != nil {
 		return err
 	}
@@ -321,11 +349,16 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
+	return writeReport(r, o.out)
+}
+
+// writeReport prints r and writes its files under out.
+func writeReport(r *report.Report, out string) error {
 	fmt.Println()
 	if err := r.Text(os.Stdout); err != nil {
 		return err
 	}
-	md, js, err := r.WriteFiles(o.out)
+	md, js, err := r.WriteFiles(out)
 	if err != nil {
 		return err
 	}
