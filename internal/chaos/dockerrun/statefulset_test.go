@@ -87,7 +87,10 @@ func TestDockerStatefulSet(t *testing.T) {
 	}
 	checkKeysOn(t, cl, servers, keys)
 	testutil.WaitFor(t, catchUpTimeout, func() error { return votersAtAddrs(cl, c, leader, servers) })
-	step("every key reads back on every server; raft peers shows the new addresses")
+	for _, n := range servers {
+		testutil.WaitFor(t, catchUpTimeout, func() error { return cl.ready(n) })
+	}
+	step("every key reads back on every server; raft peers shows the new addresses; all ready")
 
 	moved := servers[0]
 	if moved == leader {
@@ -168,7 +171,8 @@ func scaleDown(t *testing.T, cl *client, c *Cluster, gone string, rest []string)
 
 // moveOne stops node, moves it and starts it while the others run, and
 // returns how long after its start it was a voter at its new address in
-// the leader's configuration and answered a linearizable read.
+// the leader's configuration, answered a linearizable read and was ready
+// (what a StatefulSet's rolling update waits for before the next pod).
 func moveOne(t *testing.T, cl *client, c *Cluster, node string, servers []string) time.Duration {
 	t.Helper()
 	cl.put(node, "moving", node)
@@ -190,8 +194,10 @@ func moveOne(t *testing.T, cl *client, c *Cluster, node string, servers []string
 		if err := votersAtAddrs(cl, c, leader.LeaderID, servers); err != nil {
 			return err
 		}
-		_, err = cl.do(http.MethodGet, node, "/v1/kv/moving", nil)
-		return err
+		if _, err := cl.do(http.MethodGet, node, "/v1/kv/moving", nil); err != nil {
+			return err
+		}
+		return cl.ready(node)
 	})
 	return time.Since(began)
 }
@@ -248,4 +254,16 @@ func (cl *client) code(node, path string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// ready reports nil once node's /v1/health/ready answers 200.
+func (cl *client) ready(node string) error {
+	code, err := cl.code(node, "/v1/health/ready")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("%s: /v1/health/ready answered %d", node, code)
+	}
+	return nil
 }
