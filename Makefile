@@ -23,9 +23,13 @@ build:
 docker: build
 	docker build -t $(IMAGE) .
 
-## docker-test: the docker-compose quick start end to end (skips without an engine)
+## docker-test: the container tests alone (each skips without an engine):
+## the docker-compose quick start, the address templates in the image, and
+## what deploy/kubernetes relies on (TestDockerStatefulSet); make test runs
+## them too
 docker-test:
 	$(GO) test -count=1 -run Docker ./deploy/
+	$(GO) test -count=1 -timeout 15m -run TestDockerStatefulSet ./internal/chaos/dockerrun/
 
 ## test: every test, with the race detector; the Kubernetes manifests
 ## test (its own module, deploy/kubernetes); then the Raft and agent

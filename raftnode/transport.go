@@ -21,6 +21,13 @@ const (
 	// transportTimeout is raft's I/O deadline per RPC (scaled up for
 	// snapshots), and the dial timeout.
 	transportTimeout = 10 * time.Second
+	// connectTimeout bounds the TCP connect of a dial, under raft's
+	// timeout. A server that moved leaves its old address black-holed (no
+	// host answers, so nothing refuses): a heartbeat dialing it would sit
+	// out raft's whole timeout before asking the address provider again,
+	// and the moved server would wait that long for its leader. A connect
+	// within one network takes milliseconds; this allows a SYN retransmit.
+	connectTimeout = 2 * time.Second
 	// handshakeTimeout bounds a TLS handshake on an accepted connection, so
 	// a client that connects and stays silent cannot hold a goroutine for
 	// longer than this.
@@ -152,7 +159,9 @@ func (s *streamLayer) Accept() (net.Conn, error) {
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(s.dialCtx, timeout)
 	defer cancel()
-	c, err := s.dial(ctx, "tcp", string(address))
+	cctx, ccancel := context.WithTimeout(ctx, connectTimeout)
+	c, err := s.dial(cctx, "tcp", string(address))
+	ccancel()
 	if err != nil {
 		return nil, err
 	}

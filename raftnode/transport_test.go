@@ -1,6 +1,8 @@
 package raftnode
 
 import (
+	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -44,5 +46,33 @@ func TestStreamCloseWaitsForHandlers(t *testing.T) {
 	_ = served.Close() // the handler returns
 	if !s.waitHandlers(5 * time.Second) {
 		t.Fatal("waitHandlers still waiting after every handler closed its connection")
+	}
+}
+
+// TestStreamDialBoundsConnect checks that the TCP connect of a dial gets
+// connectTimeout, not raft's whole timeout: an address a server moved away
+// from answers nothing, and the dial must give up soon enough to ask the
+// address provider for the new one.
+func TestStreamDialBoundsConnect(t *testing.T) {
+	t.Parallel()
+	var left time.Duration
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			return nil, errors.New("dial without a deadline")
+		}
+		left = time.Until(deadline)
+		return nil, errors.New("refused by the test")
+	}
+	s, err := newStreamLayer(&Options{BindAddr: "127.0.0.1:0", Dial: dial}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Dial("127.0.0.1:1", time.Minute); err == nil {
+		t.Fatal("dial succeeded")
+	}
+	if left <= 0 || left > connectTimeout {
+		t.Errorf("the connect had %s left, want at most %s", left, connectTimeout)
 	}
 }

@@ -32,6 +32,7 @@ type Cluster struct {
 	// Set once the network exists: Close only removes what was created.
 	subnet     netip.Prefix
 	netCreated bool
+	moves      int // addresses Move has handed out; guarded by mu
 
 	mu         sync.Mutex // guards nodes, order and containers: URL and Nodes run alongside the rest
 	nodes      map[string]*node
@@ -143,14 +144,21 @@ func (c *Cluster) startNode(ctx context.Context, nc nodeConfig, ip netip.Addr) e
 	// Recorded before the run: a run that fails half-way may leave a container.
 	c.containers = append(c.containers, n.container)
 	c.mu.Unlock()
-	_, err = docker(ctx, dockerTimeout, "run", "--detach", "--pull", "never",
+	args := []string{"run", "--detach", "--pull", "never",
 		"--name", n.container, "--hostname", nc.ID,
 		"--label", c.labelArg(),
-		"--network", c.prefix, "--ip", ip.String(),
+		"--network", c.prefix, "--ip", ip.String()}
+	if c.opts.SeedName != "" {
+		// Docker's embedded DNS answers the alias with every running
+		// container that has it, ready or not, as a headless service with
+		// publishNotReadyAddresses does.
+		args = append(args, "--network-alias", c.opts.SeedName)
+	}
+	_, err = docker(ctx, dockerTimeout, append(args,
 		// docker logs needs a driver it can read back; json-file is the usual default.
 		"--log-driver", "json-file", "--log-opt", "max-size=64m",
 		"--volume", path+":"+configPath+":ro",
-		c.image, "run", "-config", configPath)
+		c.image, "run", "-config", configPath)...)
 	if err != nil {
 		return fmt.Errorf("dockerrun: starting %s: %w", nc.ID, err)
 	}

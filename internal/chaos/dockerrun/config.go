@@ -38,6 +38,14 @@ func renderConfig(o *Options, n nodeConfig) []byte {
 	for i, ip := range n.Join {
 		join[i] = strconv.Quote(fmt.Sprintf("%s:%d", ip, gossipPort))
 	}
+	advertise := n.IP
+	if o.SeedName != "" {
+		// Nothing in the file names an address: the seeds are the name,
+		// resolved again at every join attempt, and the address is the
+		// interface's, read at start.
+		join = []string{strconv.Quote(fmt.Sprintf("%s:%d", o.SeedName, gossipPort))}
+		advertise = advertiseTemplate
+	}
 	var b strings.Builder
 	kv := func(indent, key, value string) { fmt.Fprintf(&b, "%s%s = %s\n", indent, key, value) }
 	q := strconv.Quote
@@ -48,7 +56,7 @@ func renderConfig(o *Options, n nodeConfig) []byte {
 	kv("", "node_id", q(n.ID))
 	kv("", "data_dir", q(dataDir))
 	kv("", "bind", q("0.0.0.0"))
-	kv("", "advertise", q(n.IP))
+	kv("", "advertise", q(advertise))
 	kv("", "join", "["+strings.Join(join, ", ")+"]")
 	kv("", "bootstrap_expect", i(n.BootstrapExpect))
 	kv("", "log_level", q(o.LogLevel))

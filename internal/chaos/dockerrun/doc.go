@@ -13,4 +13,9 @@
 // image holds one static binary and nothing else, so there is no tc or
 // iptables inside: one-way cuts, gossip loss and Raft delay are not
 // supported.
+//
+// With Options.SeedName the agents are run as a Kubernetes StatefulSet runs
+// them: they join through one DNS name (a network alias, answered by
+// Docker's embedded DNS) and advertise their interface's address, so Stop,
+// Move and Restart can bring servers back at new addresses with their data.
 package dockerrun

@@ -11,7 +11,9 @@ import (
 
 // AddNode starts server n<k> (k one past the nodes so far) with
 // bootstrap_expect 0, so it waits to be added by the leader, joining
-// through every node that is up and connected. It returns without waiting
+// through every node that is up and connected. With Options.SeedName it
+// joins through the name with the same bootstrap_expect as the first
+// servers, as a StatefulSet's new pod has the same config as the others. It returns without waiting
 // for the node to join.
 func (c *Cluster) AddNode(ctx context.Context) (string, error) {
 	k := len(c.Nodes()) + 1
@@ -35,7 +37,13 @@ func (c *Cluster) AddNode(ctx context.Context) (string, error) {
 		// Nobody is up now; the agent keeps retrying until one is.
 		seeds = all
 	}
-	if err := c.startNode(ctx, nodeConfig{ID: id, IP: ip.String(), Join: seeds}, ip); err != nil {
+	nc := nodeConfig{ID: id, IP: ip.String(), Join: seeds}
+	if c.opts.SeedName != "" {
+		// A StatefulSet gives every pod the same config, bootstrap_expect
+		// included: a pod added by a scale-up must join, never bootstrap.
+		nc.BootstrapExpect = c.opts.Servers
+	}
+	if err := c.startNode(ctx, nc, ip); err != nil {
 		return "", err
 	}
 	return id, nil

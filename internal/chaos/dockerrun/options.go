@@ -43,6 +43,12 @@ type Options struct {
 	GossipProfile string
 	// LogLevel is the agents' log_level. Default "info".
 	LogLevel string
+	// SeedName, when set, is a network alias every container gets and the
+	// one seed every agent joins (NAME:7946), through Docker's embedded
+	// DNS, and each agent advertises its interface's address through a
+	// template instead of a fixed one: the shape of a StatefulSet behind a
+	// headless service, and what Move needs. Empty: fixed addresses.
+	SeedName string
 	// LogStore is raft.log_store ("wal" or "boltdb"); empty leaves the
 	// agent's default.
 	LogStore string

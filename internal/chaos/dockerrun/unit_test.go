@@ -186,3 +186,47 @@ func TestCommandError(t *testing.T) {
 		t.Errorf("timeout: %v", err)
 	}
 }
+
+// TestRenderConfigSeedName checks that with a seed name the file names no
+// address: the agents join through the name and advertise their
+// interface's address, so a container moved to a new IP needs no new file.
+func TestRenderConfigSeedName(t *testing.T) {
+	o, err := Options{Servers: 3, SeedName: "agents"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := renderConfig(&o, nodeConfig{ID: "n1", IP: "10.213.7.11", Join: []string{"10.213.7.12"}, BootstrapExpect: 3})
+	file, diags := hclsyntax.ParseConfig(src, "agent.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("generated config does not parse: %v\n%s", diags, src)
+	}
+	attrs := file.Body.(*hclsyntax.Body).Attributes
+	for key, want := range map[string]string{
+		"join":      `["agents:7946"]`,
+		"advertise": `"{{ GetDefaultInterfaces | include \"type\" \"IPv4\" | attr \"address\" }}"`,
+	} {
+		a, ok := attrs[key]
+		if !ok {
+			t.Fatalf("key %s missing from\n%s", key, src)
+		}
+		if got := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(a.SrcRange.SliceBytes(src)[len(key):])), "=")); got != want {
+			t.Errorf("%s = %s, want %s", key, got, want)
+		}
+	}
+	if strings.Contains(string(src), "10.213.7.") {
+		t.Errorf("the file names an address:\n%s", src)
+	}
+}
+
+// TestMoveNeedsSeedName: Move refuses a cluster whose config files hold
+// fixed addresses, and a node still running, before touching anything.
+func TestMoveNeedsSeedName(t *testing.T) {
+	c := &Cluster{stopped: map[string]bool{}, nodes: map[string]*node{"n1": {id: "n1"}}}
+	if err := c.Move(context.Background(), "n1"); err == nil || !strings.Contains(err.Error(), "SeedName") {
+		t.Errorf("Move without SeedName: %v", err)
+	}
+	c.opts.SeedName = "agents"
+	if err := c.Move(context.Background(), "n1"); err == nil || !strings.Contains(err.Error(), "stop it first") {
+		t.Errorf("Move of a running node: %v", err)
+	}
+}
