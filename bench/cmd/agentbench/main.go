@@ -268,6 +268,31 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	stepErr := measureAll(ctx, tmp, binary, o, r, rival)
+	if stepErr != nil && ctx.Err() == nil {
+		return stepErr
+	}
+	if stepErr != nil {
+		// Interrupted (SIGINT, SIGTERM): what was measured is still a
+		// result; the deferred cleanups have stopped every process.
+		log.Printf("interrupted: %v", stepErr)
+		r.Notes = append(r.Notes, "interrupted: partial results")
+	}
+	fmt.Println()
+	if err := r.Text(os.Stdout); err != nil {
+		return err
+	}
+	md, js, err := r.WriteFiles(o.out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s and %s\n", md, js)
+	return stepErr
+}
+
+// measureAll runs the measurements in order, adding each result to r as
+// it comes, so that an interruption leaves r with what was measured.
+func measureAll(ctx context.Context, tmp, binary string, o options, r *report.Report, rival *etcdRival) error {
 	agentDir := filepath.Join(tmp, "agent")
 	if err := os.Mkdir(agentDir, 0o700); err != nil {
 		return err
@@ -275,9 +300,11 @@ func run(ctx context.Context, o options) (err error) {
 	if o.referenceFsyncs > 0 {
 		// Before any agent runs, in the directory that holds their data
 		// dirs, so it is their filesystem and nothing of ours competes.
-		if r.Reference, err = measureReference(ctx, agentDir, o.referenceFsyncs); err != nil {
+		ref, err := measureReference(ctx, agentDir, o.referenceFsyncs)
+		if err != nil {
 			return err
 		}
+		r.Reference = ref
 	}
 	if err := runAgent(ctx, binary, agentDir, o, r, rival); err != nil {
 		return err
@@ -309,9 +336,17 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
+	return measureInproc(ctx, o, r)
+}
+
+// measureInproc runs the in-process gossip pools of -gossip-inproc.
+func measureInproc(ctx context.Context, o options, r *report.Report) error {
 	for _, n := range o.gossipInproc {
 		log.Printf("gossip: %d in-process discovery members joining one seed", n)
 		timings, err := measureGossipInproc(ctx, n)
+		if err != nil && ctx.Err() != nil {
+			return err
+		}
 		if err != nil {
 			// A pool that does not converge is a result, not a reason to
 			// throw the rest of the report away.
@@ -321,14 +356,5 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
-	fmt.Println()
-	if err := r.Text(os.Stdout); err != nil {
-		return err
-	}
-	md, js, err := r.WriteFiles(o.out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\nwrote %s and %s\n", md, js)
 	return nil
 }
