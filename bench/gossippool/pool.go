@@ -70,7 +70,13 @@ const shutdownWait = 2 * time.Second
 // member is shut down before it returns. It routes memberlist's metrics
 // (go-metrics' process-wide sink) to its own counters while it runs, so
 // only one Measure may run at a time in a process.
-func Measure(ctx context.Context, n int, profile string) (res Result, err error) {
+func Measure(ctx context.Context, n int, profile string) (Result, error) {
+	return MeasureTuned(ctx, n, profile, nil)
+}
+
+// MeasureTuned is Measure with tune, when not nil, applied to every
+// member's configuration: for trying a setting before it becomes a profile.
+func MeasureTuned(ctx context.Context, n int, profile string, tune func(*discovery.Config)) (res Result, err error) {
 	res.Members = n
 	if n < 3 {
 		return res, fmt.Errorf("gossippool: need at least 3 members, got %d", n)
@@ -80,7 +86,7 @@ func Measure(ctx context.Context, n int, profile string) (res Result, err error)
 	defer uninstallSink()
 	var pool []*discovery.Gossip
 	defer func() { err = errors.Join(err, shutdownAll(ctx, pool)) }()
-	if pool, err = create(ctx, n, profile, c); err != nil {
+	if pool, err = create(ctx, n, profile, tune, c); err != nil {
 		return res, err
 	}
 	began, cpu0 := time.Now(), cpuTime()
@@ -104,7 +110,7 @@ func Measure(ctx context.Context, n int, profile string) (res Result, err error)
 }
 
 // create makes the n members, none started yet.
-func create(ctx context.Context, n int, profile string, c *counters) ([]*discovery.Gossip, error) {
+func create(ctx context.Context, n int, profile string, tune func(*discovery.Config), c *counters) ([]*discovery.Gossip, error) {
 	// One logger for all: at Warn, the lines the counters read and little
 	// else.
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: c})
@@ -122,6 +128,9 @@ func create(ctx context.Context, n int, profile string, c *counters) ([]*discove
 		cfg.EventBuffer = 1
 		if i > 0 {
 			cfg.Seeds = []string{pool[0].Addr()}
+		}
+		if tune != nil {
+			tune(&cfg)
 		}
 		g, err := discovery.New(cfg)
 		if err != nil {

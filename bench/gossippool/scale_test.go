@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/clusteragent/agent/discovery"
 )
 
 // TestMeasureScale times one pool of $GOSSIPPOOL_N members (skipped unless
@@ -32,7 +34,11 @@ func TestMeasureScale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	began := time.Now()
-	res, err := Measure(ctx, n, "lan")
+	var tune func(*discovery.Config)
+	if m, _ := strconv.Atoi(os.Getenv("GOSSIPPOOL_SUSPICION_MULT")); m > 0 {
+		tune = func(c *discovery.Config) { c.SuspicionMult = m }
+	}
+	res, err := MeasureTuned(ctx, n, "lan", tune)
 	t.Logf("%d members: %+v (returned %s after start)", n, res, time.Since(began).Round(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

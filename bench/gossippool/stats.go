@@ -94,7 +94,8 @@ func (s sink) IncrCounter(key []string, val float32) {
 
 // installSink routes memberlist's metrics (a process-wide sink) to c.
 func installSink(c *counters) {
-	cfg := metrics.DefaultConfig("pool")
+	// No service name: it would be prepended to every key.
+	cfg := metrics.DefaultConfig("")
 	cfg.EnableHostname, cfg.EnableRuntimeMetrics, cfg.EnableServiceLabel = false, false, false
 	_, _ = metrics.NewGlobal(cfg, sink{BlackholeSink: &metrics.BlackholeSink{}, c: c})
 }

@@ -94,6 +94,9 @@ type options struct {
 	gossip []int
 	// gossipInproc are the sizes of the in-process discovery pools to time.
 	gossipInproc []int
+	// gossipClients, when positive, is how many gossip-only agents join
+	// three servers at once.
+	gossipClients int
 	// diskWrites, when positive, is how many writes the disk measurement
 	// makes, with diskClients clients.
 	diskWrites, diskClients int
@@ -171,6 +174,7 @@ func main() {
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
 	flag.StringVar(&gossipInproc, "gossip-inproc", "200", "sizes of the in-process discovery pools to time (lan profile), comma-separated (\"\": skip)")
+	flag.IntVar(&o.gossipClients, "gossip-clients", 0, "start 3 servers and this many gossip-only agents (server = false) joining at once: convergence, Raft holds only the servers, a killed client to dead, idle client CPU and RSS, exit after SIGTERM (0: skip)")
 	flag.BoolVar(&o.membership, "membership", true, "after the load, time new agents to voter, kill -9 to dead and pruned (-crashes), and leader kill -9 to first write (-failovers)")
 	flag.IntVar(&o.crashes, "crashes", 3, "fourth agents to start, kill -9 and see pruned, one after another (each waits the reap delay)")
 	flag.IntVar(&o.failovers, "failovers", 5, "leader kill -9s, each timed to the first write and followed by a restart of the killed agent")
@@ -195,7 +199,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
+	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || o.gossipClients < 0 || flag.NArg() > 0 {
 		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
 		os.Exit(2)
 	}
@@ -331,6 +335,18 @@ func measureAll(ctx context.Context, tmp, binary string, o options, r *report.Re
 			return err
 		}
 		timings, err := measureGossip(ctx, binary, gdir, n)
+		if err != nil {
+			return err
+		}
+		r.Timings = append(r.Timings, timings...)
+	}
+	if o.gossipClients > 0 {
+		log.Printf("gossip: 3 servers and %d gossip-only agents joining at once", o.gossipClients)
+		cdir := filepath.Join(tmp, "clients")
+		if err := os.Mkdir(cdir, 0o700); err != nil {
+			return err
+		}
+		timings, err := measureClients(ctx, binary, cdir, o.gossipClients)
 		if err != nil {
 			return err
 		}
