@@ -40,13 +40,13 @@ type Result struct {
 	// several times).
 	FalseDeaths, Refutations, SuspectMsgs int
 	// JoinCPU is the process's CPU time from the first Start to
-	// convergence; RestCPU its CPU time per second over RestWindow after
-	// convergence, with every member idle.
+	// convergence; RestCPU its CPU time per second over RestWindow, once
+	// the pool has been left alone for RestSettle after converging.
 	JoinCPU, RestCPU time.Duration
 	// RestPackets and RestBytes are the UDP packets and bytes every member
 	// sent per second over the rest window, summed over the pool.
 	RestPackets, RestBytes float64
-	// HeapBytes is the live heap after a collection once converged.
+	// HeapBytes is the live heap after a collection, at rest.
 	HeapBytes uint64
 }
 
@@ -56,8 +56,15 @@ func (r Result) PerMember(x float64) float64 { return x / float64(r.Members) }
 // poll is how often every member's view is read.
 const poll = 20 * time.Millisecond
 
-// RestWindow is how long the pool is watched at rest, after convergence.
-const RestWindow = 3 * time.Second
+// RestSettle is how long the converged pool is left alone before its cost
+// at rest is read: after a mass join each member still relays the joiners'
+// alive messages (each about 4*log10(n) times, a few per packet, at most
+// two packets every 200 ms) for tens of seconds, which is the cost of the
+// join, not of a member at rest.
+const RestSettle = 20 * time.Second
+
+// RestWindow is how long the pool is watched at rest.
+const RestWindow = 5 * time.Second
 
 // shutdownWait bounds how long Measure waits for its members to stop once
 // its context has ended: Shutdown is prompt, but a return is promised.
@@ -167,8 +174,14 @@ func converge(ctx context.Context, pool []*discovery.Gossip) error {
 	return nil
 }
 
-// rest watches the converged pool for RestWindow: CPU, packets, heap.
+// rest watches the converged pool for RestWindow after RestSettle: CPU,
+// packets, heap.
 func rest(ctx context.Context, res *Result, c *counters) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("gossippool: settling: %w", ctx.Err())
+	case <-time.After(RestSettle):
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
