@@ -41,7 +41,7 @@ type Result struct {
 	FalseDeaths, Refutations, SuspectMsgs int
 	// JoinCPU is the process's CPU time from the first Start to
 	// convergence; RestCPU its CPU time per second over RestWindow, once
-	// the pool has been left alone for RestSettle after converging.
+	// the pool has been left alone for RestSettle(Members) after converging.
 	JoinCPU, RestCPU time.Duration
 	// RestPackets and RestBytes are the UDP packets and bytes every member
 	// sent per second over the rest window, summed over the pool.
@@ -56,12 +56,15 @@ func (r Result) PerMember(x float64) float64 { return x / float64(r.Members) }
 // poll is how often every member's view is read.
 const poll = 20 * time.Millisecond
 
-// RestSettle is how long the converged pool is left alone before its cost
-// at rest is read: after a mass join each member still relays the joiners'
-// alive messages (each about 4*log10(n) times, a few per packet, at most
-// two packets every 200 ms) for tens of seconds, which is the cost of the
-// join, not of a member at rest.
-const RestSettle = 20 * time.Second
+// RestSettle is how long a converged pool of n members is left alone
+// before its cost at rest is read: after a mass join each member still
+// relays the joiners' alive messages (each about 4*log10(n) times, a few
+// per packet, at most two packets every 200 ms), about 20 s at 100
+// members; that is the cost of the join, not of a member at rest. It is
+// 200 ms per member, at least 1 s and at most a minute.
+func RestSettle(n int) time.Duration {
+	return min(max(time.Duration(n)*200*time.Millisecond, time.Second), time.Minute)
+}
 
 // RestWindow is how long the pool is watched at rest.
 const RestWindow = 5 * time.Second
@@ -180,7 +183,7 @@ func rest(ctx context.Context, res *Result, c *counters) error {
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("gossippool: settling: %w", ctx.Err())
-	case <-time.After(RestSettle):
+	case <-time.After(RestSettle(res.Members)):
 	}
 	runtime.GC()
 	var ms runtime.MemStats

@@ -19,7 +19,15 @@ func TestMeasureSmallPool(t *testing.T) {
 	if res.Members != 5 || res.Converged <= 0 || res.FirstDead <= 0 || res.AllDead < res.FirstDead {
 		t.Fatalf("implausible result %+v", res)
 	}
-	t.Logf("5 members: converged %s, crash seen first %s, by all %s", res.Converged, res.FirstDead, res.AllDead)
+	// Five members on loopback probe each other a few times a second: the
+	// counters fed by memberlist's metrics must have seen it.
+	if res.RestPackets <= 0 || res.RestBytes <= 0 || res.HeapBytes == 0 || res.JoinCPU <= 0 {
+		t.Errorf("costs not measured: %+v", res)
+	}
+	if res.FalseDeaths != 0 {
+		t.Errorf("%d false deaths in a pool of five", res.FalseDeaths)
+	}
+	t.Logf("5 members: %+v", res)
 }
 
 func TestMeasureRefusesTinyPool(t *testing.T) {
@@ -80,5 +88,13 @@ func TestCountersReadFailuresAndRefutations(t *testing.T) {
 	}
 	if d, _ := c.deathsOf(""); d != 3 {
 		t.Errorf("all deaths: %d, want 3", d)
+	}
+}
+
+func TestRestSettle(t *testing.T) {
+	for n, want := range map[int]time.Duration{3: time.Second, 5: time.Second, 100: 20 * time.Second, 300: time.Minute, 1000: time.Minute} {
+		if got := RestSettle(n); got != want {
+			t.Errorf("RestSettle(%d) = %s, want %s", n, got, want)
+		}
 	}
 }
