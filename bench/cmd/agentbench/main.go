@@ -187,18 +187,8 @@ func main() {
 		log.Print(err)
 		os.Exit(2)
 	}
-	if gossipInproc != "" {
-		if o.gossipInproc, err = load.ParseClients(gossipInproc); err != nil {
-			log.Printf("-gossip-inproc: %v", err)
-			os.Exit(2)
-		}
-	}
-	if gossip != "" {
-		if o.gossip, err = load.ParseClients(gossip); err != nil {
-			log.Printf("-gossip: %v", err)
-			os.Exit(2)
-		}
-	}
+	o.gossipInproc = parseSizes("-gossip-inproc", gossipInproc)
+	o.gossip = parseSizes("-gossip", gossip)
 	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || o.gossipClients < 0 || flag.NArg() > 0 {
 		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
 		os.Exit(2)
@@ -216,6 +206,56 @@ func main() {
 	}
 }
 
+// buildAll builds etcd (with -etcd) and the agent (without -binary)
+// under tmp, before any measurement so no compiler competes with one, and
+// returns the agent binary's absolute path.
+func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Binaries, binary string, err error) {
+	root, err := agentcluster.ModuleRoot(ctx)
+	if err != nil {
+		return etcdBins, "", err
+	}
+
+	if o.etcd {
+		wrap := filepath.Join(tmp, "etcdwrap")
+		if err := os.Mkdir(wrap, 0o700); err != nil {
+			return etcdBins, "", err
+		}
+		log.Printf("building etcd %s in a throwaway module", o.etcdVersion)
+		began := time.Now()
+		if etcdBins, err = etcdwrap.Build(ctx, wrap, root, o.etcdVersion); err != nil {
+			return etcdBins, "", err
+		}
+		log.Printf("built etcd in %s", time.Since(began).Round(time.Second))
+	}
+	binary = o.binary
+	if binary == "" {
+		log.Print("building ./cmd/agent")
+		binDir := filepath.Join(tmp, "bin")
+		if err := os.Mkdir(binDir, 0o700); err != nil {
+			return etcdBins, "", err
+		}
+		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
+			return etcdBins, "", err
+		}
+	}
+	binary, err = filepath.Abs(binary)
+	return etcdBins, binary, err
+}
+
+// parseSizes parses a comma-separated list of pool sizes ("": none),
+// exiting 2 on a bad one.
+func parseSizes(flagName, v string) []int {
+	if v == "" {
+		return nil
+	}
+	sizes, err := load.ParseClients(v)
+	if err != nil {
+		log.Printf("%s: %v", flagName, err)
+		os.Exit(2)
+	}
+	return sizes
+}
+
 // run does the whole suite; every process it starts is dead and (unless
 // -keep) its temp dir gone when it returns.
 func run(ctx context.Context, o options) (err error) {
@@ -230,37 +270,8 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		err = errors.Join(err, os.RemoveAll(tmp))
 	}()
-	root, err := agentcluster.ModuleRoot(ctx)
+	etcdBins, binary, err := buildAll(ctx, tmp, o)
 	if err != nil {
-		return err
-	}
-
-	// Builds first, so no compiler competes with a measurement.
-	var etcdBins etcdwrap.Binaries
-	if o.etcd {
-		wrap := filepath.Join(tmp, "etcdwrap")
-		if err := os.Mkdir(wrap, 0o700); err != nil {
-			return err
-		}
-		log.Printf("building etcd %s in a throwaway module", o.etcdVersion)
-		began := time.Now()
-		if etcdBins, err = etcdwrap.Build(ctx, wrap, root, o.etcdVersion); err != nil {
-			return err
-		}
-		log.Printf("built etcd in %s", time.Since(began).Round(time.Second))
-	}
-	binary := o.binary
-	if binary == "" {
-		log.Print("building ./cmd/agent")
-		binDir := filepath.Join(tmp, "bin")
-		if err := os.Mkdir(binDir, 0o700); err != nil {
-			return err
-		}
-		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
-			return err
-		}
-	}
-	if binary, err = filepath.Abs(binary); err != nil {
 		return err
 	}
 
