@@ -63,3 +63,28 @@ func TestShutdownCutsAHungPushPull(t *testing.T) {
 		t.Fatalf("Shutdown took %s with a push/pull in flight; want well under the 10s TCP timeout", took)
 	}
 }
+
+// TestLocalMemberMatchesMembers checks that LocalMember, which reads the
+// table entry alone, says what the full member list says of this node,
+// before and after metadata changes.
+func TestLocalMemberMatchesMembers(t *testing.T) {
+	c := newCluster(t)
+	a := c.start(c.config("a"))
+	b := c.start(c.config("b", seeds(a.Addr())))
+	waitStatuses(t, allAlive(a, b), a, b)
+	if err := a.UpdateMeta(func(m *Meta) { m.Zone = "zone-moved" }); err != nil {
+		t.Fatal(err)
+	}
+	local := a.LocalMember()
+	full, ok := a.Member(a.LocalMember().ID)
+	if !ok {
+		t.Fatal("this node is not in its own member list")
+	}
+	full.Meta = a.LocalMeta()
+	if local != full {
+		t.Errorf("LocalMember = %+v, the member list says %+v", local, full)
+	}
+	if local.Status != StatusAlive || local.Meta.Zone != "zone-moved" || local.Addr != a.Addr() {
+		t.Errorf("LocalMember = %+v, want alive at %s in zone-moved", local, a.Addr())
+	}
+}
