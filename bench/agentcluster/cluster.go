@@ -273,3 +273,6 @@ func (n *Node) Running() bool { return n.proc.Running() }
 // Terminate sends SIGTERM and waits, bounded by ctx, for the node's
 // process to exit; it returns how long that took.
 func (n *Node) Terminate(ctx context.Context) (time.Duration, error) { return n.proc.Terminate(ctx) }
+
+// LogPath is the file the node's process logs to.
+func (n *Node) LogPath() string { return n.logPath }

@@ -74,6 +74,11 @@ func measureClients(ctx context.Context, binary, dir string, n int) (_ []report.
 	cpu, rss := idleCost(ctx, clients[:min(idleSample, len(clients))], idleSettle)
 	note += fmt.Sprintf("; %.2f ms CPU/s in the %s right after convergence", busyCPU, idleWindow)
 	exits, late := stopTogether(ctx, clients[:len(clients)-1])
+	var tally gossipTally
+	for _, node := range c.Nodes {
+		tally.tallyGossipLog(node.LogPath(), clients[len(clients)-1].ID)
+	}
+	note += fmt.Sprintf("; in the agents' logs: %d false death declarations, %d refutations", tally.falseDeaths, tally.refutations)
 	log.Printf("%d clients: all see all after %s; killed client dead on every server after %s; idle client %.2f ms CPU/s, %.1f MiB RSS; exit after SIGTERM median %s, max %s, %d over %s; %s",
 		n, converged.Round(time.Millisecond), dead.Round(time.Millisecond), cpu, rss,
 		exits[len(exits)/2].Round(time.Millisecond), exits[len(exits)-1].Round(time.Millisecond), late, clientExitLimit, note)
