@@ -25,7 +25,13 @@
 // then, in this process, the put levels through raftnode.Apply on three
 // raftnode nodes (-apply), as a Go program embedding raftnode sees it, and
 // gossip at scale (-gossip 50,200: gossip-only agents joining one seed at
-// once, time until every agent sees all alive, and kill -9 to dead).
+// once, time until every agent sees all alive, and kill -9 to dead; with
+// -gossip-clients N, three servers and N gossip-only agents, with idle
+// client CPU and RSS and every client's exit after SIGTERM; -gossip-inproc,
+// in-process discovery pools with their cost per member).
+//
+// SIGINT or SIGTERM ends the running step within a second or two; the
+// tables of what was measured so far are printed and written.
 //
 // With -etcd it first builds etcd (default v3.7.3) from the module proxy in
 // a throwaway module in the temp dir, and drives a three-member etcd on
