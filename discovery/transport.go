@@ -13,15 +13,12 @@ import (
 // for TCP, and another process may take that UDP port in between.
 const bindRetries = 10
 
-// wrapTransport applies Config.WrapTransport: it creates the NetTransport
-// memberlist would have created from mc's bind settings, wraps it and sets
-// mc.Transport. memberlist only learns a port picked by the kernel from a
-// transport it created itself, so the picked port is also written into mc.
-// Without WrapTransport it leaves mc alone.
+// wrapTransport creates the NetTransport memberlist would have created from
+// mc's bind settings, applies Config.WrapTransport to it when set, wraps
+// the result in a stoppableTransport and sets mc.Transport. memberlist only
+// learns a port picked by the kernel from a transport it created itself,
+// so the picked port is also written into mc.
 func (g *Gossip) wrapTransport(mc *memberlist.Config) error {
-	if g.cfg.WrapTransport == nil {
-		return nil
-	}
 	nt, err := newNetTransport(mc)
 	if err != nil {
 		return fmt.Errorf("discovery: start gossip transport on %s: %w",
@@ -34,12 +31,14 @@ func (g *Gossip) wrapTransport(mc *memberlist.Config) error {
 			mc.AdvertisePort = port
 		}
 	}
-	wrapped := g.cfg.WrapTransport(nt)
-	if wrapped == nil {
-		_ = nt.Shutdown()
-		return fieldErr("WrapTransport", "returned a nil transport")
+	var inner memberlist.NodeAwareTransport = nt
+	if g.cfg.WrapTransport != nil {
+		if inner = g.cfg.WrapTransport(nt); inner == nil {
+			_ = nt.Shutdown()
+			return fieldErr("WrapTransport", "returned a nil transport")
+		}
 	}
-	mc.Transport = wrapped
+	mc.Transport = newStoppableTransport(g.ctx, inner)
 	return nil
 }
 

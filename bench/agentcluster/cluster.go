@@ -120,6 +120,28 @@ func StartGossipPool(opts Options, n int) (_ *Cluster, err error) {
 	return c, nil
 }
 
+// AddClients starts n gossip-only agents (server = false) named c1..cn
+// that all join through the first node, as fast as they can be started,
+// and returns them without waiting for them to join.
+func (c *Cluster) AddClients(n int) ([]*Node, error) {
+	ports, err := proc.FreePorts(3*n, c.ports)
+	if err != nil {
+		return nil, err
+	}
+	was := c.gossipOnly
+	c.gossipOnly = true
+	defer func() { c.gossipOnly = was }()
+	out := make([]*Node, 0, n)
+	for i := range n {
+		node, err := c.startNodeOn(fmt.Sprintf("c%d", i+1), 0, ports[3*i:3*i+3])
+		if err != nil {
+			return out, err
+		}
+		out = append(out, node)
+	}
+	return out, nil
+}
+
 // AddNode starts a server named id that joins through the first node and
 // never bootstraps: the leader's autopilot adds it. It returns as soon as
 // the process has started.
@@ -247,3 +269,10 @@ func (n *Node) Kill(ctx context.Context) error { return n.proc.Kill(ctx) }
 
 // Running reports whether the node's process is still running.
 func (n *Node) Running() bool { return n.proc.Running() }
+
+// Terminate sends SIGTERM and waits, bounded by ctx, for the node's
+// process to exit; it returns how long that took.
+func (n *Node) Terminate(ctx context.Context) (time.Duration, error) { return n.proc.Terminate(ctx) }
+
+// LogPath is the file the node's process logs to.
+func (n *Node) LogPath() string { return n.logPath }

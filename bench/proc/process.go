@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
+	"time"
 )
 
 // Process is one started benchmark process.
@@ -110,4 +112,20 @@ func LogTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Terminate sends SIGTERM and waits, bounded by ctx, until the process is
+// reaped; it returns how long the process took to exit. A process that
+// was already gone returns at once.
+func (p *Process) Terminate(ctx context.Context) (time.Duration, error) {
+	began := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return 0, fmt.Errorf("proc: SIGTERM %s (pid %d): %w", p.name, p.Pid(), err)
+	}
+	select {
+	case <-p.done:
+		return time.Since(began), nil
+	case <-ctx.Done():
+		return time.Since(began), fmt.Errorf("proc: %s (pid %d) still running after SIGTERM: %w", p.name, p.Pid(), ctx.Err())
+	}
 }

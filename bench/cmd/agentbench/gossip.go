@@ -139,14 +139,26 @@ func measureGossipInproc(ctx context.Context, n int) ([]report.Timing, error) {
 	defer cancel()
 	res, err := gossippool.Measure(ctx, n, "lan")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (false deaths %d, refutations %d so far)", err, res.FalseDeaths, res.Refutations)
 	}
-	log.Printf("gossip %d in process: converged in %s, crash seen first after %s, by all after %s",
-		n, res.Converged.Round(time.Millisecond), res.FirstDead.Round(time.Millisecond), res.AllDead.Round(time.Millisecond))
-	note := "in-process discovery members, lan profile, one process"
+	log.Printf("gossip %d in process: converged in %s, crash seen first after %s, by all after %s; %s",
+		n, res.Converged.Round(time.Millisecond), res.FirstDead.Round(time.Millisecond), res.AllDead.Round(time.Millisecond), inprocCost(res))
+	note := "in-process discovery members, lan profile, one process; " + inprocCost(res)
 	return []report.Timing{
 		{Name: fmt.Sprintf("%d members: start → all see all", n), Seconds: res.Converged.Seconds(), Note: note},
-		{Name: fmt.Sprintf("%d members: crash → first sees dead", n), Seconds: res.FirstDead.Seconds(), Note: note},
-		{Name: fmt.Sprintf("%d members: crash → all see dead", n), Seconds: res.AllDead.Seconds(), Note: note},
+		{Name: fmt.Sprintf("%d members: crash → first sees dead", n), Seconds: res.FirstDead.Seconds()},
+		{Name: fmt.Sprintf("%d members: crash → all see dead", n), Seconds: res.AllDead.Seconds()},
 	}, nil
+}
+
+// inprocCost says what a pool's members cost, each: the figures a fleet of
+// machines would see per machine.
+func inprocCost(res gossippool.Result) string {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	joinSecs := max(res.Converged.Seconds(), 1e-9)
+	return fmt.Sprintf("false deaths %d, refutations %d, suspect messages %d; per member: join %.2f ms CPU/s, "+
+		"rest %.3f ms CPU/s, %.1f packets/s, %.0f B/s, heap %.0f KiB",
+		res.FalseDeaths, res.Refutations, res.SuspectMsgs,
+		res.PerMember(ms(res.JoinCPU)/joinSecs), res.PerMember(ms(res.RestCPU)),
+		res.PerMember(res.RestPackets), res.PerMember(res.RestBytes), res.PerMember(float64(res.HeapBytes))/1024)
 }

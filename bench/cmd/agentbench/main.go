@@ -25,7 +25,13 @@
 // then, in this process, the put levels through raftnode.Apply on three
 // raftnode nodes (-apply), as a Go program embedding raftnode sees it, and
 // gossip at scale (-gossip 50,200: gossip-only agents joining one seed at
-// once, time until every agent sees all alive, and kill -9 to dead).
+// once, time until every agent sees all alive, and kill -9 to dead; with
+// -gossip-clients N, three servers and N gossip-only agents, with idle
+// client CPU and RSS and every client's exit after SIGTERM; -gossip-inproc,
+// in-process discovery pools with their cost per member).
+//
+// SIGINT or SIGTERM ends the running step within a second or two; the
+// tables of what was measured so far are printed and written.
 //
 // With -etcd it first builds etcd (default v3.7.3) from the module proxy in
 // a throwaway module in the temp dir, and drives a three-member etcd on
@@ -94,6 +100,9 @@ type options struct {
 	gossip []int
 	// gossipInproc are the sizes of the in-process discovery pools to time.
 	gossipInproc []int
+	// gossipClients, when positive, is how many gossip-only agents join
+	// three servers at once.
+	gossipClients int
 	// diskWrites, when positive, is how many writes the disk measurement
 	// makes, with diskClients clients.
 	diskWrites, diskClients int
@@ -175,6 +184,7 @@ func main() {
 	flag.IntVar(&o.diskClients, "disk-clients", 64, "clients for -disk-writes")
 	flag.StringVar(&gossip, "gossip", "50", "sizes of the gossip pools to time, comma-separated (\"\": skip)")
 	flag.StringVar(&gossipInproc, "gossip-inproc", "200", "sizes of the in-process discovery pools to time (lan profile), comma-separated (\"\": skip)")
+	flag.IntVar(&o.gossipClients, "gossip-clients", 0, "start 3 servers and this many gossip-only agents (server = false) joining at once: convergence, Raft holds only the servers, a killed client to dead, idle client CPU and RSS, exit after SIGTERM (0: skip)")
 	flag.BoolVar(&o.membership, "membership", true, "after the load, time new agents to voter, kill -9 to dead and pruned (-crashes), and leader kill -9 to first write (-failovers)")
 	flag.IntVar(&o.crashes, "crashes", 3, "fourth agents to start, kill -9 and see pruned, one after another (each waits the reap delay)")
 	flag.IntVar(&o.failovers, "failovers", 5, "leader kill -9s, each timed to the first write and followed by a restart of the killed agent")
@@ -189,23 +199,13 @@ func main() {
 		log.Print(err)
 		os.Exit(2)
 	}
-	if gossipInproc != "" {
-		if o.gossipInproc, err = load.ParseClients(gossipInproc); err != nil {
-			log.Printf("-gossip-inproc: %v", err)
-			os.Exit(2)
-		}
-	}
-	if gossip != "" {
-		if o.gossip, err = load.ParseClients(gossip); err != nil {
-			log.Printf("-gossip: %v", err)
-			os.Exit(2)
-		}
-	}
+	o.gossipInproc = parseSizes("-gossip-inproc", gossipInproc)
+	o.gossip = parseSizes("-gossip", gossip)
 	if o.watchers < 0 || (o.watchersOnly && o.watchers == 0) {
 		log.Print("-watchers must not be negative, and -watchers-only needs -watchers")
 		os.Exit(2)
 	}
-	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || flag.NArg() > 0 {
+	if o.plan.Duration <= 0 || o.plan.Warmup < 0 || o.plan.ValueSize < 1 || o.rounds < 1 || o.crashes < 0 || o.failovers < 0 || o.referenceFsyncs < 0 || o.gossipClients < 0 || flag.NArg() > 0 {
 		log.Print("-duration, -value-size and -rounds must be positive, -warmup, -crashes, -failovers and -reference-fsyncs not negative, and no arguments")
 		os.Exit(2)
 	}
@@ -222,6 +222,56 @@ func main() {
 	}
 }
 
+// buildAll builds etcd (with -etcd) and the agent (without -binary)
+// under tmp, before any measurement so no compiler competes with one, and
+// returns the agent binary's absolute path.
+func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Binaries, binary string, err error) {
+	root, err := agentcluster.ModuleRoot(ctx)
+	if err != nil {
+		return etcdBins, "", err
+	}
+
+	if o.etcd {
+		wrap := filepath.Join(tmp, "etcdwrap")
+		if err := os.Mkdir(wrap, 0o700); err != nil {
+			return etcdBins, "", err
+		}
+		log.Printf("building etcd %s in a throwaway module", o.etcdVersion)
+		began := time.Now()
+		if etcdBins, err = etcdwrap.Build(ctx, wrap, root, o.etcdVersion); err != nil {
+			return etcdBins, "", err
+		}
+		log.Printf("built etcd in %s", time.Since(began).Round(time.Second))
+	}
+	binary = o.binary
+	if binary == "" {
+		log.Print("building ./cmd/agent")
+		binDir := filepath.Join(tmp, "bin")
+		if err := os.Mkdir(binDir, 0o700); err != nil {
+			return etcdBins, "", err
+		}
+		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
+			return etcdBins, "", err
+		}
+	}
+	binary, err = filepath.Abs(binary)
+	return etcdBins, binary, err
+}
+
+// parseSizes parses a comma-separated list of pool sizes ("": none),
+// exiting 2 on a bad one.
+func parseSizes(flagName, v string) []int {
+	if v == "" {
+		return nil
+	}
+	sizes, err := load.ParseClients(v)
+	if err != nil {
+		log.Printf("%s: %v", flagName, err)
+		os.Exit(2)
+	}
+	return sizes
+}
+
 // run does the whole suite; every process it starts is dead and (unless
 // -keep) its temp dir gone when it returns.
 func run(ctx context.Context, o options) (err error) {
@@ -236,37 +286,8 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		err = errors.Join(err, os.RemoveAll(tmp))
 	}()
-	root, err := agentcluster.ModuleRoot(ctx)
+	etcdBins, binary, err := buildAll(ctx, tmp, o)
 	if err != nil {
-		return err
-	}
-
-	// Builds first, so no compiler competes with a measurement.
-	var etcdBins etcdwrap.Binaries
-	if o.etcd {
-		wrap := filepath.Join(tmp, "etcdwrap")
-		if err := os.Mkdir(wrap, 0o700); err != nil {
-			return err
-		}
-		log.Printf("building etcd %s in a throwaway module", o.etcdVersion)
-		began := time.Now()
-		if etcdBins, err = etcdwrap.Build(ctx, wrap, root, o.etcdVersion); err != nil {
-			return err
-		}
-		log.Printf("built etcd in %s", time.Since(began).Round(time.Second))
-	}
-	binary := o.binary
-	if binary == "" {
-		log.Print("building ./cmd/agent")
-		binDir := filepath.Join(tmp, "bin")
-		if err := os.Mkdir(binDir, 0o700); err != nil {
-			return err
-		}
-		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
-			return err
-		}
-	}
-	if binary, err = filepath.Abs(binary); err != nil {
 		return err
 	}
 
@@ -278,6 +299,31 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+	stepErr := measureAll(ctx, tmp, binary, o, r, rival)
+	if stepErr != nil && ctx.Err() == nil {
+		return stepErr
+	}
+	if stepErr != nil {
+		// Interrupted (SIGINT, SIGTERM): what was measured is still a
+		// result; the deferred cleanups have stopped every process.
+		log.Printf("interrupted: %v", stepErr)
+		r.Notes = append(r.Notes, "interrupted: partial results")
+	}
+	fmt.Println()
+	if err := r.Text(os.Stdout); err != nil {
+		return err
+	}
+	md, js, err := r.WriteFiles(o.out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s and %s\n", md, js)
+	return stepErr
+}
+
+// measureAll runs the measurements in order, adding each result to r as
+// it comes, so that an interruption leaves r with what was measured.
+func measureAll(ctx context.Context, tmp, binary string, o options, r *report.Report, rival *etcdRival) error {
 	agentDir := filepath.Join(tmp, "agent")
 	if err := os.Mkdir(agentDir, 0o700); err != nil {
 		return err
@@ -285,9 +331,11 @@ func run(ctx context.Context, o options) (err error) {
 	if o.referenceFsyncs > 0 {
 		// Before any agent runs, in the directory that holds their data
 		// dirs, so it is their filesystem and nothing of ours competes.
-		if r.Reference, err = measureReference(ctx, agentDir, o.referenceFsyncs); err != nil {
+		ref, err := measureReference(ctx, agentDir, o.referenceFsyncs)
+		if err != nil {
 			return err
 		}
+		r.Reference = ref
 	}
 	if o.watchers > 0 {
 		wdir := filepath.Join(tmp, "watchers")
@@ -304,7 +352,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Notes = append(r.Notes, wf.notes()...)
 		if o.watchersOnly {
-			return writeReport(r, o.out)
+			return nil
 		}
 	}
 	if err := runAgent(ctx, binary, agentDir, o, r, rival); err != nil {
@@ -337,9 +385,29 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
+	if o.gossipClients > 0 {
+		log.Printf("gossip: 3 servers and %d gossip-only agents joining at once", o.gossipClients)
+		cdir := filepath.Join(tmp, "clients")
+		if err := os.Mkdir(cdir, 0o700); err != nil {
+			return err
+		}
+		timings, err := measureClients(ctx, binary, cdir, o.gossipClients)
+		if err != nil {
+			return err
+		}
+		r.Timings = append(r.Timings, timings...)
+	}
+	return measureInproc(ctx, o, r)
+}
+
+// measureInproc runs the in-process gossip pools of -gossip-inproc.
+func measureInproc(ctx context.Context, o options, r *report.Report) error {
 	for _, n := range o.gossipInproc {
 		log.Printf("gossip: %d in-process discovery members joining one seed", n)
 		timings, err := measureGossipInproc(ctx, n)
+		if err != nil && ctx.Err() != nil {
+			return err
+		}
 		if err != nil {
 			// A pool that does not converge is a result, not a reason to
 			// throw the rest of the report away.
@@ -349,19 +417,5 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		r.Timings = append(r.Timings, timings...)
 	}
-	return writeReport(r, o.out)
-}
-
-// writeReport prints r and writes its files under out.
-func writeReport(r *report.Report, out string) error {
-	fmt.Println()
-	if err := r.Text(os.Stdout); err != nil {
-		return err
-	}
-	md, js, err := r.WriteFiles(out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\nwrote %s and %s\n", md, js)
 	return nil
 }

@@ -31,8 +31,8 @@ const (
 	hotWatchers = 100
 	// wakeWrites is how many writes the wake-up figures are taken over.
 	wakeWrites = 20
-	// idleWindow is how long CPU is counted with every watcher idle.
-	idleWindow = 10 * time.Second
+	// watcherIdleWindow is how long CPU is counted with every watcher idle.
+	watcherIdleWindow = 10 * time.Second
 	// watchWait is the wait the watchers ask for: longer than the stage.
 	watchWait = "10m"
 )
@@ -41,7 +41,7 @@ const (
 type watcherFigures struct {
 	Watchers               int
 	RSSBefore, RSSAfter    uint64
-	CPUIdle                time.Duration // agent CPU time over idleWindow with every watcher idle
+	CPUIdle                time.Duration // agent CPU time over watcherIdleWindow with every watcher idle
 	CPUBaseline            time.Duration // the same without watchers
 	WokenIdle              int64         // answers during the idle window (0 expected)
 	WokenPerWrite          []int64       // answers per write to a key one watcher watches
@@ -78,7 +78,7 @@ func measureWatchers(ctx context.Context, binary, dir string, n int) (watcherFig
 	if err != nil {
 		return f, err
 	}
-	if f.CPUBaseline, err = cpuOver(ctx, node.Pid(), idleWindow); err != nil {
+	if f.CPUBaseline, err = cpuOver(ctx, node.Pid(), watcherIdleWindow); err != nil {
 		return f, err
 	}
 	if f.RSSBefore, err = proc.RSS(node.Pid()); err != nil {
@@ -95,12 +95,12 @@ func measureWatchers(ctx context.Context, binary, dir string, n int) (watcherFig
 		wg.Add(1)
 		go func() { defer wg.Done(); wc.watch(wctx, "hot", indexes[n], true) }()
 	}
-	log.Printf("watchers: %d blocked (plus %d on one key); idle for %s", n, hotWatchers, idleWindow)
+	log.Printf("watchers: %d blocked (plus %d on one key); idle for %s", n, hotWatchers, watcherIdleWindow)
 	if err := waitBlocked(ctx, wc, node, n+hotWatchers); err != nil {
 		return f, err
 	}
 	before := wc.answers.Load()
-	if f.CPUIdle, err = cpuOver(ctx, node.Pid(), idleWindow); err != nil {
+	if f.CPUIdle, err = cpuOver(ctx, node.Pid(), watcherIdleWindow); err != nil {
 		return f, err
 	}
 	f.WokenIdle = wc.answers.Load() - before
@@ -336,7 +336,7 @@ func (f watcherFigures) notes() []string {
 		fmt.Sprintf("watchers: %d idle blocking reads (+%d on one key) on one agent: RSS %.1f → %.1f MiB, %s per watcher",
 			f.Watchers, hotWatchers, float64(f.RSSBefore)/(1<<20), float64(f.RSSAfter)/(1<<20), per(f.RSSBefore, f.RSSAfter)),
 		fmt.Sprintf("watchers: agent CPU over %s idle: %s with them, %s without (%d answers meanwhile)",
-			idleWindow, f.CPUIdle, f.CPUBaseline, f.WokenIdle),
+			watcherIdleWindow, f.CPUIdle, f.CPUBaseline, f.WokenIdle),
 		fmt.Sprintf("watchers: answers per write to a key one of them watches: %v; per write to the key %d watch: %v",
 			f.WokenPerWrite, hotWatchers, f.HotWoken),
 		fmt.Sprintf("watchers: write sent → watcher answered, over %d×%d: p50 %s, p99 %s",
