@@ -97,10 +97,15 @@ func (a *Agent) prepareRead(ctx context.Context, stale bool) (httpapi.ReadMeta, 
 }
 
 // readMeta runs on every read, so it uses the cheap accessors rather than
-// Status (whose raft.Stats call queues behind raft's main loop).
+// Status (whose raft.Stats call queues behind raft's main loop). The index
+// is the store's, not raft's: raft's applied index also counts entries the
+// store never sees (a new leader's no-op, configuration changes), and a
+// client passing such an index back to a blocking read would be taken for
+// one from before a restore and answered at once, again and again. It is
+// never 0, which asks for no wait (see kv.WakeIndex).
 func (a *Agent) readMeta(stale bool) httpapi.ReadMeta {
 	r := a.raft
-	return httpapi.ReadMeta{Index: r.AppliedIndex(), KnownLeader: r.LeaderID() != "", LastContact: r.LastContact(), Stale: stale}
+	return httpapi.ReadMeta{Index: max(a.kv.AppliedIndex(), 1), KnownLeader: r.LeaderID() != "", LastContact: r.LastContact(), Stale: stale}
 }
 
 // kvWrite proposes m on the leader and waits until it is committed and

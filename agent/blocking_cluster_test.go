@@ -86,6 +86,24 @@ func TestBlockingReadWakesOnItsKeyOnly(t *testing.T) {
 			follower = n
 		}
 	}
+	// The index a plain read of a missing key answers with, passed back,
+	// must block too: it once was raft's applied index, which counts
+	// entries the store never sees (a new leader's no-op, configuration
+	// changes), so the store took it for an index from before a restore
+	// and answered at once, over and over.
+	t.Run("missing key, index from a plain read", func(t *testing.T) {
+		res := httpDo(t, "GET", kvURL(leader, "app/missing", ""), "")
+		after, err := strconv.ParseUint(res.header.Get(httpapi.HeaderIndex), 10, 64)
+		if res.code != 404 || err != nil || after == 0 {
+			t.Fatalf("plain read of a missing key: %d index %q", res.code, res.header.Get(httpapi.HeaderIndex))
+		}
+		ch := blockingGet(t, kvURL(leader, "app/missing", fmt.Sprintf("index=%d&wait=60s", after)))
+		putKey(t, leader, "app/unrelated", "x")
+		waitApplied(t, follower, leader)
+		expectPending(t, ch)
+		idx, at := putKey(t, leader, "app/missing", "here")
+		expectAnswer(t, ch, 200, idx, at)
+	})
 	i1, _ := putKey(t, leader, "app/k", "1")
 	for name, query := range map[string]string{"linearizable via a follower": "", "stale on a follower": "stale&"} {
 		t.Run(name, func(t *testing.T) {

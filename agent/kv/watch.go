@@ -99,7 +99,10 @@ func (s *Store) Wait(ctx context.Context, t Target, after uint64, current bool) 
 	for {
 		v := s.View()
 		idx, ready := WakeIndex(after, v.ChangeIndex(t), v.st.horizon)
-		if ready || (current && after > v.st.applied) {
+		// max(applied, 1): a store that has applied nothing yet answers
+		// plain reads with index 1, and that must block, not look like an
+		// index from before a restore.
+		if ready || (current && after > max(v.st.applied, 1)) {
 			return v, idx
 		}
 		select {

@@ -82,7 +82,12 @@ func clusterIDOf(addr string) (string, error) {
 	var st struct {
 		ClusterID string `json:"cluster_id"`
 	}
-	return st.ClusterID, json.NewDecoder(resp.Body).Decode(&st)
+	// Decode first: in one return statement Go may read st.ClusterID
+	// before the call fills it.
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return "", err
+	}
+	return st.ClusterID, nil
 }
 
 // TestProcessWipedServerIsReAdded wipes a stopped server's data dir and

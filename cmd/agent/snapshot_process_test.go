@@ -50,8 +50,7 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 
 	// A blocking read on a key the snapshot holds, waiting in B from before
 	// the restore, wakes with the restored value. It waits from the index
-	// of B's last write, not a read's X-Agent-Index: a missing key's read
-	// answers an index that a blocking read does not wait on.
+	// of B's last write.
 	idx := fmt.Sprint(apiJSON(t, http.MethodPut, b.nodes[0].http(), "/v1/kv/onlyb/marker", "m")["index"])
 	bKeys["onlyb/marker"] = "m"
 	woke := blockingRead(t, b.nodes[0].http(), "base/k1", idx)
