@@ -91,12 +91,8 @@ func (b backend) RemovePeer(ctx context.Context, id string) error {
 	if err != nil {
 		return mapRaftErr(err)
 	}
-	found := false
-	for _, s := range conf.Servers {
-		found = found || s.ID == id
-	}
-	if !found {
-		return fmt.Errorf("%w: %q is not in the raft configuration", httpapi.ErrNotFound, id)
+	if err := removeRefusal(conf.Servers, id); err != nil {
+		return err
 	}
 	instance := ""
 	if m, ok := a.gossip.Member(id); ok {
@@ -118,8 +114,12 @@ func (b backend) TransferLeadership(ctx context.Context, id string) error {
 	if !a.raft.IsLeader() {
 		return httpapi.ErrNotLeader
 	}
-	if id == a.NodeID() {
-		return fmt.Errorf("%w: %s is already the leader", httpapi.ErrConflict, id)
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return mapRaftErr(err)
+	}
+	if err := transferRefusal(conf.Servers, a.NodeID(), id); err != nil {
+		return err
 	}
 	if err := a.raft.TransferLeadership(ctx, id); err != nil {
 		return mapRaftErr(err)
@@ -263,6 +263,10 @@ func mapRaftErr(err error) error {
 		return fmt.Errorf("%w: %v", httpapi.ErrNoLeader, err)
 	case errors.Is(err, raftnode.ErrClosed):
 		return fmt.Errorf("%w: %v", httpapi.ErrUnavailable, err)
+	case errors.Is(err, raftnode.ErrUnknownServer):
+		return fmt.Errorf("%w: %v", httpapi.ErrNotFound, err)
+	case errors.Is(err, raftnode.ErrInvalidArgument):
+		return fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
 	}
 	return err
 }
