@@ -118,7 +118,7 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		opt(a)
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Raft's and memberlist's own metrics (raft_commitTime, memberlist_gossip,
+	// Raft's and memberlist's own metrics (raft_commit_time, memberlist_gossip,
 	// ...) go through go-metrics' process-wide global; the bridge exports
 	// them here too.
 	if err := metricsbridge.Install(a.registry); err != nil {

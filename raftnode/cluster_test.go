@@ -44,7 +44,7 @@ func TestStaticPeersThreeNodes(t *testing.T) {
 			t.Fatalf("%s configuration index %d (%v), want 1", n.NodeID(), cfg.Index, err)
 		}
 	}
-	applyN(t, leader, "w", 5)
+	leader = applyCluster(t, nodes, "w", 5)
 	waitApplied(t, 5, nodes...)
 
 	follower := others(nodes, leader)[0]
@@ -102,7 +102,7 @@ func TestStaticPeersThreeNodes(t *testing.T) {
 			t.Fatal("leadership did not move")
 		}
 		leader = waitLeader(t, nodes...)
-		applyN(t, leader, "after-transfer", 1)
+		applyCluster(t, nodes, "after-transfer", 1)
 		waitApplied(t, 6, nodes...)
 	})
 
@@ -212,7 +212,7 @@ func TestNoLeaderAnswersPromptly(t *testing.T) {
 func TestReplicatesWithoutPipelining(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, []string{"a", "b", "c"}, func(o *Options) { o.DisablePipeline = true })
-	leader := waitLeader(t, nodes...)
-	applyN(t, leader, "w", 20)
+	waitLeader(t, nodes...)
+	applyCluster(t, nodes, "w", 20)
 	waitApplied(t, 20, nodes...)
 }

@@ -178,8 +178,8 @@ func tornTailCase(t *testing.T, damage func(*testing.T, string, segTail)) {
 
 	restarted := restartNode(t, victim)
 	live := []*testNode{restarted, others(nodes, victim)[0], others(nodes, victim)[1]}
-	leader = waitLeader(t, live...)
-	applyN(t, leader, "post", 5)
+	waitLeader(t, live...)
+	applyCluster(t, live, "post", 5)
 	waitSameFSM(t, 305, live...)
 }
 

@@ -33,7 +33,7 @@ func TestMutualTLSCluster(t *testing.T) {
 		o.TLS = configurator(t, ca, o.NodeID)
 	})
 	leader := waitLeader(t, nodes...)
-	applyN(t, leader, "secure", 3)
+	leader = applyCluster(t, nodes, "secure", 3)
 	waitApplied(t, 3, nodes...)
 
 	// A node whose certificate comes from another CA is added to the
@@ -57,7 +57,7 @@ func TestMutualTLSCluster(t *testing.T) {
 			rogue.HasState(), rogue.fsm.Len(), rogue.LeaderID())
 	}
 	// The cluster itself is unaffected.
-	applyN(t, leader, "still-fine", 1)
+	leader = applyCluster(t, nodes, "still-fine", 1)
 	waitApplied(t, 4, nodes...)
 
 	if err := leader.RemoveServer(ctxT(t), "rogue"); err != nil {
@@ -82,7 +82,7 @@ func TestMutualTLSCluster(t *testing.T) {
 			t.Fatalf("%s refused handshakes from cluster members", n.NodeID())
 		}
 	}
-	applyN(t, leader, "with-plain", 1)
+	leader = applyCluster(t, nodes, "with-plain", 1)
 	waitApplied(t, 5, nodes...)
 	if plain.HasState() || plain.fsm.Len() != 0 {
 		t.Fatal("plain TCP node received Raft state from a TLS cluster")

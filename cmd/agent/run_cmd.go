@@ -34,7 +34,8 @@ func (c *cli) cmdRun(args []string) int {
 	if err != nil {
 		return c.configError(err)
 	}
-	logger := newLogger(cfg, c.stderr)
+	quiet := &stopLog{}
+	logger := newLogger(cfg, c.stderr, quiet)
 	restrictUmask()
 	if cfg.Dev && !rf.set["data-dir"] && !src.has("data_dir") {
 		cleanup, err := useTempDataDir(&cfg, logger)
@@ -51,7 +52,7 @@ func (c *cli) cmdRun(args []string) int {
 		}
 		return c.fail(err)
 	}
-	return c.serve(a, cfg, logger)
+	return c.serve(a, cfg, logger, quiet)
 }
 
 // loadRunConfig layers defaults, the file and the explicit flags, then
@@ -102,13 +103,23 @@ func (c *cli) configError(err error) int {
 }
 
 // newLogger builds the root logger; every component names a sub-logger.
-func newLogger(cfg agent.Config, out interface{ Write([]byte) (int, error) }) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "agent",
-		Level:      hclog.LevelFromString(cfg.LogLevel),
-		JSONFormat: cfg.LogJSON,
-		Output:     out,
-	})
+// quiet, when not nil, demotes or leaves out the library errors that are
+// not errors (see stopLog).
+func newLogger(cfg agent.Config, out interface{ Write([]byte) (int, error) }, quiet *stopLog) hclog.Logger {
+	opts := func() *hclog.LoggerOptions {
+		return &hclog.LoggerOptions{
+			Name:       "agent",
+			Level:      hclog.LevelFromString(cfg.LogLevel),
+			JSONFormat: cfg.LogJSON,
+			Output:     out,
+		}
+	}
+	root := opts()
+	if quiet != nil {
+		quiet.warn = hclog.New(opts())
+		root.Exclude = quiet.exclude
+	}
+	return hclog.New(root)
 }
 
 // useTempDataDir gives a -dev agent without an explicit data dir a
