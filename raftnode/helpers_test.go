@@ -183,9 +183,16 @@ func applyN(t *testing.T, node *testNode, prefix string, n int) {
 // command is sent again.
 func applyCluster(t *testing.T, nodes []*testNode, prefix string, n int) *testNode {
 	t.Helper()
+	return applyEach(t, nodes, n, func(i int) []byte { return []byte(fmt.Sprintf("%s-%d", prefix, i)) })
+}
+
+// applyEach is applyCluster for the commands cmdOf(0..n-1), which must be
+// distinct.
+func applyEach(t *testing.T, nodes []*testNode, n int, cmdOf func(int) []byte) *testNode {
+	t.Helper()
 	leader := waitLeader(t, nodes...)
 	for i := 0; i < n; i++ {
-		cmd := []byte(fmt.Sprintf("%s-%d", prefix, i))
+		cmd := cmdOf(i)
 		unsure := false
 		testutil.WaitFor(t, waitTimeout, func() error {
 			if unsure {
@@ -211,6 +218,29 @@ func applyCluster(t *testing.T, nodes []*testNode, prefix string, n int) *testNo
 			}
 		})
 	}
+	return leader
+}
+
+// onLeader runs op on whichever of nodes leads, again on the next leader
+// when leadership moves under it (a loaded machine delays heartbeats), and
+// returns the leader it succeeded on. op must be safe to repeat, as
+// configuration changes are. Any other error fails the test.
+func onLeader(t *testing.T, nodes []*testNode, what string, op func(leader *testNode) error) *testNode {
+	t.Helper()
+	var leader *testNode
+	testutil.WaitFor(t, waitTimeout, func() error {
+		leader = waitLeader(t, nodes...)
+		err := op(leader)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, ErrNotLeader):
+			return fmt.Errorf("%s on %s: %w", what, leader.NodeID(), err)
+		default:
+			t.Fatalf("%s on %s: %v", what, leader.NodeID(), err)
+			return nil
+		}
+	})
 	return leader
 }
 

@@ -86,6 +86,7 @@ func attribute(err error, rf *runFlags, src *fileSource) error {
 	if err != error(ce) {
 		msg = err.Error() // wrapped: keep the outer context
 	}
+	msg = locateOtherKeys(msg, ce.Key, src)
 	if name := rf.flagFor(ce.Key); name != "" {
 		return fmt.Errorf("flag -%s: %s", name, msg)
 	}
