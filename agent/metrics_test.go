@@ -77,7 +77,7 @@ func TestMetricsScrape(t *testing.T) {
 	}
 }
 
-// checkContractMetrics checks what CONTRACT.md promises in one scrape.
+// checkContractMetrics checks the metrics README.md#metrics promises in one scrape.
 func checkContractMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 	types := map[string]dto.MetricType{
 		"raft_leadership_changes_total":   dto.MetricType_COUNTER,

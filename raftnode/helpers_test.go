@@ -234,7 +234,8 @@ func onLeader(t *testing.T, nodes []*testNode, what string, op func(leader *test
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, ErrNotLeader):
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, ErrNotLeader),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return fmt.Errorf("%s on %s: %w", what, leader.NodeID(), err)
 		default:
 			t.Fatalf("%s on %s: %v", what, leader.NodeID(), err)
