@@ -17,7 +17,8 @@ import (
 // TestProcessMetricsAndCleanStop runs three agent processes, checks every
 // node's /metrics with promtool (where it is installed), then stops all
 // three at once, as one Ctrl-C in make run does, and checks that no log
-// has an ERROR line: a clean stop is not an error.
+// has an ERROR line (a clean stop is not an error) or a join-only line (a
+// -bootstrap-expect agent is not join-only).
 func TestProcessMetricsAndCleanStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts agent processes")
@@ -61,6 +62,11 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 	for _, n := range c.nodes {
 		if lines := errorLines(t, n.proc.log); len(lines) > 0 {
 			t.Errorf("%s logged ERROR on a clean stop:\n%s", n.id, strings.Join(lines, "\n"))
+		}
+		// A -bootstrap-expect agent bootstraps or waits for its peers; it
+		// is never told it waits to be added.
+		if lines := grepFile(t, n.proc.log, "join-only"); len(lines) > 0 {
+			t.Errorf("%s logged a join-only line:\n%s", n.id, strings.Join(lines, "\n"))
 		}
 	}
 }
