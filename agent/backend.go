@@ -139,7 +139,11 @@ func (b backend) AutopilotHealth(ctx context.Context) (httpapi.AutopilotHealth, 
 	if st == nil {
 		return httpapi.AutopilotHealth{}, fmt.Errorf("%w: autopilot has not computed the cluster state yet", httpapi.ErrUnavailable)
 	}
-	return healthFromState(st), nil
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return httpapi.AutopilotHealth{}, mapRaftErr(err)
+	}
+	return onlyConfigured(healthFromState(st), conf.Servers), nil
 }
 
 func healthFromState(st *ap.State) httpapi.AutopilotHealth {

@@ -55,3 +55,28 @@ func transferRefusal(servers []raftnode.Server, self, id string) error {
 	}
 	return nil
 }
+
+// onlyConfigured drops from h the servers that are no longer in the Raft
+// configuration servers. Autopilot recomputes its state every few seconds,
+// so without this a server just pruned or removed would still be listed
+// until the next round.
+func onlyConfigured(h httpapi.AutopilotHealth, servers []raftnode.Server) httpapi.AutopilotHealth {
+	in := make(map[string]bool, len(servers))
+	for _, s := range servers {
+		in[s.ID] = true
+	}
+	kept := h.Servers[:0:0]
+	for _, s := range h.Servers {
+		if in[s.ID] {
+			kept = append(kept, s)
+		}
+	}
+	voters := make([]string, 0, len(h.Voters))
+	for _, v := range h.Voters {
+		if in[v] {
+			voters = append(voters, v)
+		}
+	}
+	h.Servers, h.Voters = kept, voters
+	return h
+}

@@ -46,3 +46,25 @@ func TestOperatorRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestOnlyConfiguredDropsPrunedServers(t *testing.T) {
+	h := httpapi.AutopilotHealth{
+		Voters:  []string{"a", "b", "gone"},
+		Servers: []httpapi.AutopilotServer{{ID: "a"}, {ID: "b"}, {ID: "gone"}, {ID: "learner"}},
+	}
+	conf := []raftnode.Server{{ID: "a", Suffrage: "voter"}, {ID: "b", Suffrage: "voter"}, {ID: "learner", Suffrage: "nonvoter"}}
+	got := onlyConfigured(h, conf)
+	var ids []string
+	for _, s := range got.Servers {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, ",") != "a,b,learner" || strings.Join(got.Voters, ",") != "a,b" {
+		t.Fatalf("servers %v, voters %v; want a,b,learner and a,b", ids, got.Voters)
+	}
+	if len(h.Servers) != 4 {
+		t.Fatal("the input was changed")
+	}
+	if empty := onlyConfigured(httpapi.AutopilotHealth{Servers: []httpapi.AutopilotServer{}, Voters: []string{}}, conf); empty.Servers == nil || empty.Voters == nil {
+		t.Fatal("empty lists must stay empty lists, not null in JSON")
+	}
+}
