@@ -32,8 +32,7 @@ func TestMutualTLSCluster(t *testing.T) {
 	nodes := startCluster(t, []string{"t1", "t2", "t3"}, func(o *Options) {
 		o.TLS = configurator(t, ca, o.NodeID)
 	})
-	leader := waitLeader(t, nodes...)
-	leader = applyCluster(t, nodes, "secure", 3)
+	applyCluster(t, nodes, "secure", 3)
 	waitApplied(t, 3, nodes...)
 
 	// A node whose certificate comes from another CA is added to the
@@ -55,10 +54,10 @@ func TestMutualTLSCluster(t *testing.T) {
 			rogue.HasState(), rogue.fsm.Len(), rogue.LeaderID())
 	}
 	// The cluster itself is unaffected.
-	leader = applyCluster(t, nodes, "still-fine", 1)
+	applyCluster(t, nodes, "still-fine", 1)
 	waitApplied(t, 4, nodes...)
 
-	leader = onLeader(t, nodes, "RemoveServer(rogue)", func(l *testNode) error { return l.RemoveServer(ctxT(t), "rogue") })
+	onLeader(t, nodes, "RemoveServer(rogue)", func(l *testNode) error { return l.RemoveServer(ctxT(t), "rogue") })
 
 	// A plain-TCP node cannot talk to the TLS cluster either.
 	po := baseOptions(t, "plain")
@@ -77,7 +76,7 @@ func TestMutualTLSCluster(t *testing.T) {
 			t.Fatalf("%s refused handshakes from cluster members", n.NodeID())
 		}
 	}
-	leader = applyCluster(t, nodes, "with-plain", 1)
+	leader := applyCluster(t, nodes, "with-plain", 1)
 	waitApplied(t, 5, nodes...)
 	if plain.HasState() || plain.fsm.Len() != 0 {
 		t.Fatal("plain TCP node received Raft state from a TLS cluster")
