@@ -37,6 +37,7 @@ var Version = "0.1.0-dev"
 type Agent struct {
 	cfg      Config
 	logger   hclog.Logger
+	onStop   func() // WithStopHook
 	id       *identity
 	registry *prometheus.Registry
 	fsm      raft.FSM
@@ -82,6 +83,13 @@ type Option func(*Agent)
 // WithFSM replaces the agent's key/value store with another state machine
 // (library use); the key/value API is then off.
 func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm, a.kv = fsm, nil } }
+
+// WithStopHook makes the agent call f as it begins to leave or to stop its
+// components, on every path (Shutdown, Leave, a leave through the HTTP API,
+// Kill), perhaps more than once: the
+// CLI's logger uses it to tell the errors of listeners closing on purpose
+// from real ones.
+func WithStopHook(f func()) Option { return func(a *Agent) { a.onStop = f } }
 
 // New validates cfg and prepares the data dir and identity. It starts nothing.
 func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
@@ -500,6 +508,9 @@ func (a *Agent) shutdownTimeout() time.Duration {
 // stopAll stops everything in reverse order of start, records the error for
 // Shutdown and closes done. Safe on a partly started agent.
 func (a *Agent) stopAll() {
+	if a.onStop != nil {
+		a.onStop()
+	}
 	var errs []error
 	defer func() {
 		a.shutdownErr = errors.Join(errs...)

@@ -15,10 +15,10 @@ import (
 )
 
 // TestProcessMetricsAndCleanStop runs three agent processes, checks every
-// node's /metrics with promtool (where it is installed), then stops all
-// three at once, as one Ctrl-C in make run does, and checks that no log
-// has an ERROR line (a clean stop is not an error) or a join-only line (a
-// -bootstrap-expect agent is not join-only).
+// node's /metrics with promtool (where it is installed), makes one leave,
+// then stops the other two at once, as one Ctrl-C in make run does, and
+// checks that no log has an ERROR line (a clean stop or leave is not an
+// error) or a join-only line (a -bootstrap-expect agent is not join-only).
 func TestProcessMetricsAndCleanStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts agent processes")
@@ -48,8 +48,26 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 		}
 	})
 
+	// A graceful leave: the leaver exits 0 and is removed from Raft.
+	leaver, rest := c.nodes[2], c.nodes[:2]
+	if res := httpPost(t, leaver.http(), "/v1/agent/leave"); res != 200 {
+		t.Fatalf("POST /v1/agent/leave on %s: %d", leaver.id, res)
+	}
+	select {
+	case <-leaver.proc.done:
+		if leaver.proc.err != nil {
+			t.Errorf("%s exited with %v after leaving", leaver.id, leaver.proc.err)
+		}
+	case <-time.After(dayTwoTimeout):
+		t.Fatalf("%s did not exit after leaving:\n%s", leaver.id, leaver.proc.tail())
+	}
+	testutil.WaitFor(t, dayTwoTimeout, func() error { return checkPeers(t, rest[0].http(), rest) })
+	if lines := errorLines(t, leaver.proc.log); len(lines) > 0 {
+		t.Errorf("%s logged ERROR on a graceful leave:\n%s", leaver.id, strings.Join(lines, "\n"))
+	}
+
 	var wg sync.WaitGroup
-	for _, n := range c.nodes {
+	for _, n := range rest {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -60,7 +78,7 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 	}
 	wg.Wait()
 	for _, n := range c.nodes {
-		if lines := errorLines(t, n.proc.log); len(lines) > 0 {
+		if lines := errorLines(t, n.proc.log); len(lines) > 0 && n != leaver {
 			t.Errorf("%s logged ERROR on a clean stop:\n%s", n.id, strings.Join(lines, "\n"))
 		}
 		// A -bootstrap-expect agent bootstraps or waits for its peers; it
@@ -103,4 +121,16 @@ func errorLines(t *testing.T, path string) []string {
 		out = append(out[:20], fmt.Sprintf("... and %d more", len(out)-20))
 	}
 	return out
+}
+
+// httpPost POSTs an empty body to path on addr and returns the status.
+func httpPost(t *testing.T, addr, path string) int {
+	t.Helper()
+	resp, err := kvClient.Post("http://"+addr+path, "application/json", nil)
+	if err != nil {
+		t.Fatalf("POST %s on %s: %v", path, addr, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
 }

@@ -35,6 +35,7 @@ func (c *cli) cmdRun(args []string) int {
 		return c.configError(err)
 	}
 	quiet := &stopLog{}
+	c.quiet = quiet
 	logger := newLogger(cfg, c.stderr, quiet)
 	restrictUmask()
 	if cfg.Dev && !rf.set["data-dir"] && !src.has("data_dir") {
