@@ -38,6 +38,7 @@ var Version = "0.1.0-dev"
 type Agent struct {
 	cfg      Config
 	logger   hclog.Logger
+	onStop   func() // WithStopHook
 	id       *identity
 	registry *prometheus.Registry
 	fsm      raft.FSM
@@ -89,6 +90,13 @@ type Option func(*Agent)
 // (library use); the key/value API is then off.
 func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm, a.kv = fsm, nil } }
 
+// WithStopHook makes the agent call f as it begins to leave or to stop its
+// components, on every path (Shutdown, Leave, a leave through the HTTP API,
+// Kill), perhaps more than once: the
+// CLI's logger uses it to tell the errors of listeners closing on purpose
+// from real ones.
+func WithStopHook(f func()) Option { return func(a *Agent) { a.onStop = f } }
+
 // New validates cfg and prepares the data dir and identity. It starts nothing.
 func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
@@ -130,7 +138,7 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 	a.backups = newBackups(cfg.Snapshot, cfg.DataDir, logger.Named("snapshot"))
 	a.backups.take = a.saveSnapshotFile
 	a.registry.MustRegister(a.backups.collectors()...)
-	// Raft's and memberlist's own metrics (raft_commitTime, memberlist_gossip,
+	// Raft's and memberlist's own metrics (raft_commit_time, memberlist_gossip,
 	// ...) go through go-metrics' process-wide global; the bridge exports
 	// them here too.
 	if err := metricsbridge.Install(a.registry); err != nil {
@@ -477,6 +485,9 @@ func (a *Agent) shutdownTimeout() time.Duration {
 // stopAll stops everything in reverse order of start, records the error for
 // Shutdown and closes done. Safe on a partly started agent.
 func (a *Agent) stopAll() {
+	if a.onStop != nil {
+		a.onStop()
+	}
 	var errs []error
 	defer func() {
 		a.shutdownErr = errors.Join(errs...)

@@ -89,12 +89,8 @@ func (b backend) RemovePeer(ctx context.Context, id string) error {
 	if err != nil {
 		return mapRaftErr(err)
 	}
-	found := false
-	for _, s := range conf.Servers {
-		found = found || s.ID == id
-	}
-	if !found {
-		return fmt.Errorf("%w: %q is not in the raft configuration", httpapi.ErrNotFound, id)
+	if err := removeRefusal(conf.Servers, id); err != nil {
+		return err
 	}
 	instance := ""
 	if m, ok := a.gossip.Member(id); ok {
@@ -116,8 +112,12 @@ func (b backend) TransferLeadership(ctx context.Context, id string) error {
 	if !a.raft.IsLeader() {
 		return httpapi.ErrNotLeader
 	}
-	if id == a.NodeID() {
-		return fmt.Errorf("%w: %s is already the leader", httpapi.ErrConflict, id)
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return mapRaftErr(err)
+	}
+	if err := transferRefusal(conf.Servers, a.NodeID(), id); err != nil {
+		return err
 	}
 	if err := a.raft.TransferLeadership(ctx, id); err != nil {
 		return mapRaftErr(err)
@@ -137,7 +137,11 @@ func (b backend) AutopilotHealth(ctx context.Context) (httpapi.AutopilotHealth, 
 	if st == nil {
 		return httpapi.AutopilotHealth{}, fmt.Errorf("%w: autopilot has not computed the cluster state yet", httpapi.ErrUnavailable)
 	}
-	return healthFromState(st), nil
+	conf, err := a.raft.GetConfiguration(ctx)
+	if err != nil {
+		return httpapi.AutopilotHealth{}, mapRaftErr(err)
+	}
+	return onlyConfigured(healthFromState(st), conf.Servers), nil
 }
 
 func healthFromState(st *autopilot.Health) httpapi.AutopilotHealth {
@@ -257,6 +261,10 @@ func mapRaftErr(err error) error {
 		return fmt.Errorf("%w: %v", httpapi.ErrNoLeader, err)
 	case errors.Is(err, raftnode.ErrClosed):
 		return fmt.Errorf("%w: %v", httpapi.ErrUnavailable, err)
+	case errors.Is(err, raftnode.ErrUnknownServer):
+		return fmt.Errorf("%w: %v", httpapi.ErrNotFound, err)
+	case errors.Is(err, raftnode.ErrInvalidArgument):
+		return fmt.Errorf("%w: %v", httpapi.ErrBadRequest, err)
 	}
 	return err
 }

@@ -405,7 +405,7 @@ func (c *Config) validateBootstrapModes() error {
 		return fieldErr("no_bootstrap", "cannot be combined with bootstrap_expect or bootstrap_preferred")
 	}
 	if c.BootstrapExpect > 0 && (len(c.Peers) > 0 || c.BootstrapPreferred) {
-		return fieldErr("bootstrap_expect", "cannot be combined with peers or bootstrap_preferred")
+		return fieldErr("bootstrap_expect", "cannot be combined with %s", expectConflict(c))
 	}
 	if !c.Server && (modes > 0 && !c.NoBootstrap) {
 		return fieldErr("server", "a gossip-only member (server = false) cannot bootstrap; drop bootstrap_expect, peers and bootstrap_preferred")

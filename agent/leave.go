@@ -12,6 +12,9 @@ import (
 // reported but the gossip leave still happens, after which the leader's
 // autopilot removes the departed server on its own.
 func (a *Agent) leave(ctx context.Context) error {
+	if a.onStop != nil {
+		a.onStop() // leaving gossip closes memberlist's sockets
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.shutdownTimeout())
 	defer cancel()
 	var raftErr error

@@ -44,7 +44,7 @@ func TestStaticPeersThreeNodes(t *testing.T) {
 			t.Fatalf("%s configuration index %d (%v), want 1", n.NodeID(), cfg.Index, err)
 		}
 	}
-	applyN(t, leader, "w", 5)
+	leader = applyCluster(t, nodes, "w", 5)
 	waitApplied(t, 5, nodes...)
 
 	follower := others(nodes, leader)[0]
@@ -88,29 +88,46 @@ func TestStaticPeersThreeNodes(t *testing.T) {
 		if err := leader.TransferLeadership(ctxT(t), leader.NodeID()); !errors.Is(err, ErrInvalidArgument) {
 			t.Fatalf("transfer to self: %v", err)
 		}
+		// A transfer may time out on a loaded machine (the target must win
+		// an election within raft's election timeout); the old leader then
+		// keeps leading, and the transfer is asked again.
 		target := others(nodes, leader)[1]
-		if err := leader.TransferLeadership(ctxT(t), target.NodeID()); err != nil {
-			t.Fatalf("transfer to %s: %v", target.NodeID(), err)
-		}
-		if got := waitLeader(t, nodes...); got != target {
-			t.Fatalf("leader is %s, want %s", got.NodeID(), target.NodeID())
-		}
-		if err := target.TransferLeadership(ctxT(t), ""); err != nil {
-			t.Fatalf("transfer to any: %v", err)
-		}
+		testutil.WaitFor(t, waitTimeout, func() error {
+			from := waitLeader(t, nodes...)
+			if from == target {
+				return nil
+			}
+			if err := from.TransferLeadership(ctxT(t), target.NodeID()); err != nil {
+				return fmt.Errorf("transfer from %s to %s: %w", from.NodeID(), target.NodeID(), err)
+			}
+			return nil
+		})
+		testutil.WaitFor(t, waitTimeout, func() error {
+			if got := waitLeader(t, nodes...); got != target {
+				return fmt.Errorf("leader is %s, want %s", got.NodeID(), target.NodeID())
+			}
+			return nil
+		})
+		testutil.WaitFor(t, waitTimeout, func() error {
+			if got := waitLeader(t, nodes...); got != target {
+				return nil // moved
+			}
+			if err := target.TransferLeadership(ctxT(t), ""); err != nil {
+				return fmt.Errorf("transfer from %s to any: %w", target.NodeID(), err)
+			}
+			return nil
+		})
 		if got := waitLeader(t, nodes...); got == target {
 			t.Fatal("leadership did not move")
 		}
 		leader = waitLeader(t, nodes...)
-		applyN(t, leader, "after-transfer", 1)
+		applyCluster(t, nodes, "after-transfer", 1)
 		waitApplied(t, 6, nodes...)
 	})
 
 	t.Run("demote and remove", func(t *testing.T) {
 		victim := others(nodes, leader)[0]
-		if err := leader.DemoteVoter(ctxT(t), victim.NodeID()); err != nil {
-			t.Fatalf("DemoteVoter: %v", err)
-		}
+		leader = onLeader(t, others(nodes, victim), "DemoteVoter", func(l *testNode) error { return l.DemoteVoter(ctxT(t), victim.NodeID()) })
 		if got := suffrages(t, leader)[victim.NodeID()]; got != "nonvoter" {
 			t.Fatalf("after demote %s is %q", victim.NodeID(), got)
 		}
@@ -212,7 +229,7 @@ func TestNoLeaderAnswersPromptly(t *testing.T) {
 func TestReplicatesWithoutPipelining(t *testing.T) {
 	t.Parallel()
 	nodes := startCluster(t, []string{"a", "b", "c"}, func(o *Options) { o.DisablePipeline = true })
-	leader := waitLeader(t, nodes...)
-	applyN(t, leader, "w", 20)
+	waitLeader(t, nodes...)
+	applyCluster(t, nodes, "w", 20)
 	waitApplied(t, 20, nodes...)
 }

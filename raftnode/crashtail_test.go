@@ -153,15 +153,10 @@ func TestTornTailSegmentRecovers(t *testing.T) {
 // tornTailCase runs one damage on a follower of a fresh 3-node cluster.
 func tornTailCase(t *testing.T, damage func(*testing.T, string, segTail)) {
 	nodes := startCluster(t, []string{"a", "b", "c"}, func(o *Options) { o.LogStore = LogStoreWAL })
-	leader := waitLeader(t, nodes...)
 	payload := strings.Repeat("x", 900) // ~1 KiB entries: the log spans segments
-	for i := 0; i < 300; i++ {
-		if _, err := leader.ApplyBytes(ctxT(t), []byte(fmt.Sprintf("pre-%d-%s", i, payload))); err != nil {
-			t.Fatalf("apply pre-%d: %v", i, err)
-		}
-	}
+	applyEach(t, nodes, 300, func(i int) []byte { return []byte(fmt.Sprintf("pre-%d-%s", i, payload)) })
 	waitApplied(t, 300, nodes...)
-	victim := others(nodes, leader)[0]
+	victim := others(nodes, waitLeader(t, nodes...))[0]
 	before := victim.Raft().LastIndex()
 	if err := victim.Close(); err != nil {
 		t.Fatal(err)
@@ -178,8 +173,8 @@ func tornTailCase(t *testing.T, damage func(*testing.T, string, segTail)) {
 
 	restarted := restartNode(t, victim)
 	live := []*testNode{restarted, others(nodes, victim)[0], others(nodes, victim)[1]}
-	leader = waitLeader(t, live...)
-	applyN(t, leader, "post", 5)
+	waitLeader(t, live...)
+	applyCluster(t, live, "post", 5)
 	waitSameFSM(t, 305, live...)
 }
 

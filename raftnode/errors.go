@@ -11,15 +11,15 @@ import (
 var (
 	// ErrNotLeader is returned (inside a *NotLeaderError) when an operation
 	// that needs the leader runs on another node.
-	ErrNotLeader = errors.New("raftnode: not the leader")
+	ErrNotLeader = errors.New("not the leader")
 	// ErrNoLeader is matched by a *NotLeaderError that knows no leader: the
 	// cluster is electing, or this node is not (yet) part of one.
-	ErrNoLeader = errors.New("raftnode: no known leader")
+	ErrNoLeader = errors.New("no known leader")
 	// ErrExistingState is returned by Bootstrap when the node already has
 	// Raft state: bootstrapping over it could create a second cluster.
-	ErrExistingState = errors.New("raftnode: raft state already exists")
+	ErrExistingState = errors.New("raft state already exists")
 	// ErrClosed is returned by every operation after Close.
-	ErrClosed = errors.New("raftnode: node closed")
+	ErrClosed = errors.New("node closed")
 	// ErrUnknownMutation is the FSM response for a mutation type no handler
 	// is registered for.
 	ErrUnknownMutation = command.ErrUnknownMutation
@@ -27,19 +27,19 @@ var (
 	// Mutation.
 	ErrInvalidMutation = command.ErrInvalidMutation
 	// ErrInvalidOptions is wrapped by Options.Validate errors.
-	ErrInvalidOptions = errors.New("raftnode: invalid options")
+	ErrInvalidOptions = errors.New("invalid options")
 	// ErrInvalidArgument is wrapped when a call gets a malformed argument
 	// (an empty ID, an address that is not host:port).
-	ErrInvalidArgument = errors.New("raftnode: invalid argument")
+	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrUnknownServer is returned when an ID is not in the configuration.
-	ErrUnknownServer = errors.New("raftnode: server not in the raft configuration")
+	ErrUnknownServer = errors.New("server not in the raft configuration")
 	// ErrDataDirInUse is returned by NewNode when another process (or another
 	// Node in this process) holds the data dir's raft.db.
-	ErrDataDirInUse = errors.New("raftnode: data dir in use")
+	ErrDataDirInUse = errors.New("data dir in use")
 	// ErrFSM wraps an error value returned by the state machine from Apply,
 	// so callers can tell a rejected command (committed, but refused by the
 	// FSM) from a failure to commit.
-	ErrFSM = errors.New("raftnode: state machine returned an error")
+	ErrFSM = errors.New("state machine returned an error")
 )
 
 // NotLeaderError says which node to retry on. It matches ErrNotLeader with
@@ -53,9 +53,9 @@ type NotLeaderError struct {
 // Error describes the leader to retry on.
 func (e *NotLeaderError) Error() string {
 	if e.LeaderAddr == "" {
-		return "raftnode: not the leader, and no leader is known"
+		return "not the leader, and no leader is known"
 	}
-	return fmt.Sprintf("raftnode: not the leader; leader is %s at %s", e.LeaderID, e.LeaderAddr)
+	return fmt.Sprintf("not the leader; leader is %s at %s", e.LeaderID, e.LeaderAddr)
 }
 
 // Is makes errors.Is(err, ErrNotLeader) true, and errors.Is(err, ErrNoLeader)
@@ -67,18 +67,18 @@ func (e *NotLeaderError) Is(target error) bool {
 // ErrStoreConflict is returned by NewNode (and the offline store commands)
 // when the data dir's log store cannot be told for certain: it holds both
 // stores, or only the remains of an unfinished migration.
-var ErrStoreConflict = errors.New("raftnode: ambiguous log store in data dir")
+var ErrStoreConflict = errors.New("ambiguous log store in data dir")
 
 // Errors of MigrateStore. Each is wrapped with a message naming the data
 // dir and the files involved.
 var (
 	// ErrNoRaftState: the data dir holds neither log store, so there is
 	// nothing to migrate.
-	ErrNoRaftState = errors.New("raftnode: no raft state in data dir")
+	ErrNoRaftState = errors.New("no raft state in data dir")
 	// ErrAlreadyOnStore: the data dir already uses the requested store. It is
 	// not a failure; the command that gets it has nothing to do.
-	ErrAlreadyOnStore = errors.New("raftnode: data dir already uses the requested log store")
+	ErrAlreadyOnStore = errors.New("data dir already uses the requested log store")
 	// ErrMigrationMismatch: the copy differs from the store it was made
 	// from. The source is left as it was.
-	ErrMigrationMismatch = errors.New("raftnode: migrated copy does not match its source")
+	ErrMigrationMismatch = errors.New("migrated copy does not match its source")
 )

@@ -2,6 +2,7 @@ package raftnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
 	"github.com/clusteragent/agent/internal/testutil"
@@ -171,6 +173,76 @@ func applyN(t *testing.T, node *testNode, prefix string, n int) {
 			t.Fatalf("apply %s-%d on %s: %v", prefix, i, node.NodeID(), err)
 		}
 	}
+}
+
+// applyCluster commits n commands "prefix-i" through whichever of nodes
+// leads, each exactly once, and returns the leader that committed the last.
+// A leadership change is Raft doing its job, not a failure (a loaded machine
+// delays heartbeats): a command whose leader lost its term may or may not
+// have committed, so the next leader's barrier settles which before the
+// command is sent again.
+func applyCluster(t *testing.T, nodes []*testNode, prefix string, n int) *testNode {
+	t.Helper()
+	return applyEach(t, nodes, n, func(i int) []byte { return []byte(fmt.Sprintf("%s-%d", prefix, i)) })
+}
+
+// applyEach is applyCluster for the commands cmdOf(0..n-1), which must be
+// distinct.
+func applyEach(t *testing.T, nodes []*testNode, n int, cmdOf func(int) []byte) *testNode {
+	t.Helper()
+	leader := waitLeader(t, nodes...)
+	for i := 0; i < n; i++ {
+		cmd := cmdOf(i)
+		unsure := false
+		testutil.WaitFor(t, waitTimeout, func() error {
+			if unsure {
+				leader = waitLeader(t, nodes...)
+				if err := leader.Barrier(ctxT(t)); err != nil {
+					return fmt.Errorf("barrier on %s after a lost apply: %w", leader.NodeID(), err)
+				}
+				if leader.fsm.Has(cmd) {
+					return nil
+				}
+				unsure = false
+			}
+			_, err := leader.ApplyBytes(ctxT(t), cmd)
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, ErrNotLeader):
+				unsure = true
+				return fmt.Errorf("apply %s on %s: %w", cmd, leader.NodeID(), err)
+			default:
+				t.Fatalf("apply %s on %s: %v", cmd, leader.NodeID(), err)
+				return nil
+			}
+		})
+	}
+	return leader
+}
+
+// onLeader runs op on whichever of nodes leads, again on the next leader
+// when leadership moves under it (a loaded machine delays heartbeats), and
+// returns the leader it succeeded on. op must be safe to repeat, as
+// configuration changes are. Any other error fails the test.
+func onLeader(t *testing.T, nodes []*testNode, what string, op func(leader *testNode) error) *testNode {
+	t.Helper()
+	var leader *testNode
+	testutil.WaitFor(t, waitTimeout, func() error {
+		leader = waitLeader(t, nodes...)
+		err := op(leader)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, ErrNotLeader),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return fmt.Errorf("%s on %s: %w", what, leader.NodeID(), err)
+		default:
+			t.Fatalf("%s on %s: %v", what, leader.NodeID(), err)
+			return nil
+		}
+	})
+	return leader
 }
 
 // ctxT is a context bounded by the test's own wait budget.

@@ -201,7 +201,14 @@ func (n *Node) raftConfig() *raft.Config {
 func (n *Node) bootstrapOnOpen() error {
 	servers, reason := planBootstrap(&n.opts, n.Addr(), n.hadState)
 	if len(servers) == 0 {
-		n.logger.Info("not bootstrapping", "reason", reason, "addr", n.Addr())
+		// A join-only node's caller decides about bootstrapping (the agent
+		// does, through its own path, and logs that), so an INFO line here
+		// would tell a -bootstrap-expect agent's operator it waits to be added.
+		log := n.logger.Info
+		if n.opts.JoinOnly {
+			log = n.logger.Debug
+		}
+		log("not bootstrapping", "reason", reason, "addr", n.Addr())
 		return nil
 	}
 	n.logger.Info("bootstrapping cluster", "reason", reason, "servers", len(servers))

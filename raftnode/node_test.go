@@ -212,8 +212,7 @@ func TestCloseIsIdempotentAndStopsEverything(t *testing.T) {
 	// Not parallel: goleak compares against the goroutines present now.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	nodes := startCluster(t, []string{"c1", "c2"}, nil)
-	leader := waitLeader(t, nodes...)
-	applyN(t, leader, "x", 3)
+	applyCluster(t, nodes, "x", 3)
 	waitApplied(t, 3, nodes...)
 	for _, n := range nodes {
 		if err := n.Close(); err != nil {

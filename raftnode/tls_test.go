@@ -32,8 +32,7 @@ func TestMutualTLSCluster(t *testing.T) {
 	nodes := startCluster(t, []string{"t1", "t2", "t3"}, func(o *Options) {
 		o.TLS = configurator(t, ca, o.NodeID)
 	})
-	leader := waitLeader(t, nodes...)
-	applyN(t, leader, "secure", 3)
+	applyCluster(t, nodes, "secure", 3)
 	waitApplied(t, 3, nodes...)
 
 	// A node whose certificate comes from another CA is added to the
@@ -43,9 +42,7 @@ func TestMutualTLSCluster(t *testing.T) {
 	ro.JoinOnly = true
 	ro.TLS = configurator(t, testutil.NewTestCA(t), "rogue")
 	rogue := startNode(t, ro)
-	if err := leader.AddNonvoter(ctxT(t), "rogue", rogue.Addr()); err != nil {
-		t.Fatalf("AddNonvoter(rogue): %v", err)
-	}
+	onLeader(t, nodes, "AddNonvoter(rogue)", func(l *testNode) error { return l.AddNonvoter(ctxT(t), "rogue", rogue.Addr()) })
 	testutil.WaitFor(t, waitTimeout, func() error {
 		if got := rogue.stream.handshakeFailures.Load(); got < 3 {
 			return fmt.Errorf("rogue refused %d handshakes so far, want >= 3 (leader retries)", got)
@@ -57,21 +54,18 @@ func TestMutualTLSCluster(t *testing.T) {
 			rogue.HasState(), rogue.fsm.Len(), rogue.LeaderID())
 	}
 	// The cluster itself is unaffected.
-	applyN(t, leader, "still-fine", 1)
+	applyCluster(t, nodes, "still-fine", 1)
 	waitApplied(t, 4, nodes...)
 
-	if err := leader.RemoveServer(ctxT(t), "rogue"); err != nil {
-		t.Fatalf("RemoveServer(rogue): %v", err)
-	}
+	onLeader(t, nodes, "RemoveServer(rogue)", func(l *testNode) error { return l.RemoveServer(ctxT(t), "rogue") })
 
 	// A plain-TCP node cannot talk to the TLS cluster either.
 	po := baseOptions(t, "plain")
 	po.JoinOnly = true
 	plain := startNode(t, po)
-	failed := watchFailedHeartbeats(t, leader, "plain")
-	if err := leader.AddNonvoter(ctxT(t), "plain", plain.Addr()); err != nil {
-		t.Fatalf("AddNonvoter(plain): %v", err)
-	}
+	// Whichever node leads by then heartbeats the plain node.
+	failed := watchFailedHeartbeats(t, "plain", nodes...)
+	onLeader(t, nodes, "AddNonvoter(plain)", func(l *testNode) error { return l.AddNonvoter(ctxT(t), "plain", plain.Addr()) })
 	select {
 	case <-failed:
 	case <-time.After(waitTimeout):
@@ -82,7 +76,7 @@ func TestMutualTLSCluster(t *testing.T) {
 			t.Fatalf("%s refused handshakes from cluster members", n.NodeID())
 		}
 	}
-	applyN(t, leader, "with-plain", 1)
+	leader := applyCluster(t, nodes, "with-plain", 1)
 	waitApplied(t, 5, nodes...)
 	if plain.HasState() || plain.fsm.Len() != 0 {
 		t.Fatal("plain TCP node received Raft state from a TLS cluster")
@@ -92,17 +86,19 @@ func TestMutualTLSCluster(t *testing.T) {
 	}
 }
 
-// watchFailedHeartbeats returns a channel that receives when leader fails
-// to heartbeat peer.
-func watchFailedHeartbeats(t *testing.T, leader *testNode, peer string) <-chan raft.Observation {
+// watchFailedHeartbeats returns a channel that receives when one of
+// leaders fails to heartbeat peer.
+func watchFailedHeartbeats(t *testing.T, peer string, leaders ...*testNode) <-chan raft.Observation {
 	t.Helper()
 	obsCh := make(chan raft.Observation, 16)
 	obs := raft.NewObserver(obsCh, false, func(o *raft.Observation) bool {
 		f, ok := o.Data.(raft.FailedHeartbeatObservation)
 		return ok && string(f.PeerID) == peer
 	})
-	leader.Raft().RegisterObserver(obs)
-	t.Cleanup(func() { leader.Raft().DeregisterObserver(obs) })
+	for _, leader := range leaders {
+		leader.Raft().RegisterObserver(obs)
+		t.Cleanup(func() { leader.Raft().DeregisterObserver(obs) })
+	}
 	return obsCh
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // statusFor maps a Backend error to an HTTP status. ErrNotLeader is handled
@@ -43,7 +44,30 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "error", err)
 	}
-	writeError(w, code, "%s", err.Error())
+	writeError(w, code, "%s", message(err))
+}
+
+// kinds are the sentinels a Backend wraps its errors in to choose the
+// status; the status already says which, so an answer does not repeat it.
+var kinds = []error{ErrNotLeader, ErrNoLeader, ErrNotFound, ErrBadRequest, ErrConflict, ErrUnavailable, ErrTooLarge}
+
+// message is the text a person reads for err. net/http's own words for an
+// oversized streamed body ("http: request body too large") do not say what
+// the limit is, so they become the sentence a too-long Content-Length
+// gets; a leading "bad request: " (and the like) is dropped where a more
+// precise text follows it.
+func message(err error) string {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fmt.Sprintf("request body exceeds the %d-byte limit", tooBig.Limit)
+	}
+	text := err.Error()
+	for _, k := range kinds {
+		if rest, ok := strings.CutPrefix(text, k.Error()+": "); ok && rest != "" && errors.Is(err, k) {
+			return rest
+		}
+	}
+	return text
 }
 
 // writeError answers {"error": "..."} with code.

@@ -23,7 +23,7 @@ func TestKVPutGetDelete(t *testing.T) {
 	if res.code != 200 || e.Key != "app/color" || string(e.Value) != "blue" || e.CreateIndex != w.Index || e.ModifyIndex != w.Index {
 		t.Fatalf("get: %d %+v", res.code, e)
 	}
-	// The JSON value is base64, as CONTRACT.md says.
+	// The JSON value is base64, as README.md#http-api says.
 	if !strings.Contains(string(res.body), `"value":"Ymx1ZQ=="`) {
 		t.Errorf("value not base64 in %s", res.body)
 	}

@@ -45,7 +45,7 @@ func TestReloadErrors(t *testing.T) {
 			if r.code != tc.code {
 				t.Fatalf("reload with %v = %d, want %d (body %s)", tc.err, r.code, tc.code, r.body)
 			}
-			if msg := r.errMsg(t); !strings.Contains(msg, tc.err.Error()) {
+			if msg := r.errMsg(t); !strings.Contains(tc.err.Error(), msg) || msg == "" {
 				t.Fatalf("error %q does not carry %q", msg, tc.err)
 			}
 		})

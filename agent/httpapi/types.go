@@ -213,7 +213,7 @@ type Backend interface {
 	// KVListBlocking is KVList as a blocking read of everything under the
 	// prefix, likewise.
 	KVListBlocking(ctx context.Context, prefix string, stale bool, q BlockingQuery) ([]KVEntry, ReadMeta, error)
-	// KVPut writes a key once committed; cas as in CONTRACT.md (nil: none).
+	// KVPut writes a key once committed; cas as in README.md#http-api (nil: none).
 	// ErrNotLeader on a follower.
 	KVPut(ctx context.Context, key string, value []byte, cas *uint64) (KVWrite, error)
 	// KVDelete deletes a key once committed; cas as for KVPut.

@@ -102,8 +102,8 @@ func validateKey(key []byte, maxBytes int) error {
 		return fmt.Errorf("%w: key is empty", ErrInvalidKey)
 	}
 	if len(key) > maxBytes {
-		return fmt.Errorf("%w: %s is %d bytes, the limit is %d",
-			ErrInvalidKey, quoteKey(key), len(key), maxBytes)
+		return fmt.Errorf("%w: key %q... is %d bytes, the limit is %d",
+			ErrInvalidKey, keyPrefix(key), len(key), maxBytes)
 	}
 	segStart := 0
 	for i := 0; i < len(key); {
@@ -153,11 +153,20 @@ func quoteKey(key []byte) string {
 	if len(key) <= quoteKeyMax {
 		return fmt.Sprintf("key %q", string(key))
 	}
+	return fmt.Sprintf("key %q... (%d bytes)", keyPrefix(key), len(key))
+}
+
+// keyPrefix is the start of a key too long to quote whole, cut at a rune
+// boundary.
+func keyPrefix(key []byte) string {
+	if len(key) <= quoteKeyMax {
+		return string(key)
+	}
 	n := quoteKeyMax
 	for n > quoteKeyMax-utf8.UTFMax && !utf8.RuneStart(key[n]) {
 		n--
 	}
-	return fmt.Sprintf("key %q... (%d bytes)", string(key[:n]), len(key))
+	return string(key[:n])
 }
 
 // ValidateValue checks v against l.MaxValueBytes. Any bytes are allowed,

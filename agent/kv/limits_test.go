@@ -35,7 +35,7 @@ func TestValidateKey(t *testing.T) {
 		"c1 control":        {key: "a\u0085", want: "control character U+0085"},
 		"invalid utf8":      {key: "a\xffb", want: "not valid UTF-8 (at byte 1)"},
 		"surrogate half":    {key: "a\xed\xa0\x80", want: "not valid UTF-8 (at byte 1)"},
-		"long key is short": {key: strings.Repeat("y", 600), want: "... (600 bytes)"},
+		"long key is short": {key: strings.Repeat("y", 600), want: `"... is 600 bytes, the limit is 512`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -54,6 +54,9 @@ func TestValidateKey(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Count(err.Error(), "bytes") > 1 || strings.HasPrefix(err.Error(), "kv:") {
+				t.Errorf("error repeats itself or names the package: %q", err)
 			}
 			if len(err.Error()) > 200 {
 				t.Errorf("error is %d bytes long: %q", len(err.Error()), err)

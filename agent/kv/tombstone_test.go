@@ -154,7 +154,7 @@ func TestRestoreRejectsBadTombstones(t *testing.T) {
 		"index > applied":     {newBuilder(2).tombstone("a", 9).trailer2(0, 5, 1, 0), "delete index 9, above the applied index 5"},
 		"count mismatch":      {newBuilder(2).tombstone("a", 1).trailer2(0, 5, 2, 0), "trailer says 2 tombstones"},
 		"horizon > applied":   {newBuilder(2).trailer2(0, 5, 0, 6), "horizon 6 is above"},
-		"bad key":             {newBuilder(2).tombstone("a//b", 1).trailer2(0, 5, 1, 0), "tombstone: kv: invalid key"},
+		"bad key":             {newBuilder(2).tombstone("a//b", 1).trailer2(0, 5, 1, 0), "tombstone: invalid key"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -38,20 +38,25 @@ type cli struct {
 	// notify routes the process signals `agent run` handles to ch and
 	// returns a function that stops doing so.
 	notify func(ch chan<- os.Signal) (stop func())
+	// quiet is `agent run`'s log filter (see stopLog); nil before run.
+	quiet *stopLog
 }
 
 func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
-	return &cli{
-		stdin:    stdin,
-		stdout:   stdout,
-		stderr:   stderr,
-		getenv:   os.Getenv,
-		newAgent: newAgent,
+	c := &cli{
+		stdin:  stdin,
+		stdout: stdout,
+		stderr: stderr,
+		getenv: os.Getenv,
 		notify: func(ch chan<- os.Signal) func() {
 			signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			return func() { signal.Stop(ch) }
 		},
 	}
+	c.newAgent = func(cfg agent.Config, logger hclog.Logger) (runningAgent, error) {
+		return newAgent(cfg, logger, c.quiet)
+	}
+	return c
 }
 
 // command is a node of the command tree: a leaf with run, or a group with subs.

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,8 +156,6 @@ func TestClientWrites(t *testing.T) {
 		request string
 	}{
 		{[]string{"raft", "remove-peer", "n2"}, "Removed n2 from the Raft configuration.\n", "DELETE /v1/raft/peers/n2?"},
-		{[]string{"raft", "transfer-leadership"}, "Leadership transferred.\n", "POST /v1/raft/transfer-leadership?"},
-		{[]string{"raft", "transfer-leadership", "n3"}, "Leadership transferred to n3.\n", "POST /v1/raft/transfer-leadership?id=n3"},
 		{[]string{"leave"}, "The agent at " + addr + " is leaving the cluster and will exit.\n", "POST /v1/agent/leave?"},
 		{[]string{"kv", "put", "app/color", "blue"}, "Wrote app/color at index 17.\n", "PUT /v1/kv/app/color?  blue"},
 		{[]string{"kv", "put", "-cas", "0", "app/color", "blue"}, "Wrote app/color at index 17.\n", "PUT /v1/kv/app/color?cas=0  blue"},
@@ -172,6 +171,70 @@ func TestClientWrites(t *testing.T) {
 		if got := api.last(); got != tc.request {
 			t.Errorf("agent %s sent %q, want %q", strings.Join(tc.args, " "), got, tc.request)
 		}
+	}
+}
+
+// TestClientTransferSaysWhoLeads: after the move the command names the
+// leader the agent now knows, and without it falls back to the request.
+func TestClientTransferSaysWhoLeads(t *testing.T) {
+	answers := clientAnswers()
+	api, srv := startCannedAPI(t, answers)
+	withStatus := clientAnswers()
+	withStatus["GET /v1/status"] = cannedAnswer{200, `{"node_id":"n1","state":"follower","leader_id":"n3"}`}
+	api2, srv2 := startCannedAPI(t, withStatus)
+	cases := []struct {
+		url     string
+		api     *cannedAPI
+		args    []string
+		out     string
+		request string
+	}{
+		{srv2.URL, api2, []string{"raft", "transfer-leadership"}, "Leadership transferred; n3 leads now.\n", "POST /v1/raft/transfer-leadership?"},
+		{srv2.URL, api2, []string{"raft", "transfer-leadership", "n3"}, "Leadership transferred; n3 leads now.\n", "POST /v1/raft/transfer-leadership?id=n3"},
+		{srv.URL, api, []string{"raft", "transfer-leadership"}, "Leadership transferred.\n", "POST /v1/raft/transfer-leadership?"},
+		{srv.URL, api, []string{"raft", "transfer-leadership", "n3"}, "Leadership transferred to n3.\n", "POST /v1/raft/transfer-leadership?id=n3"},
+	}
+	for _, tc := range cases {
+		c := newTestCLI(t)
+		code, out, errOut := c.run(append(tc.args, "-http-addr", tc.url)...)
+		if code != 0 || out != tc.out {
+			t.Errorf("agent %s: exit %d, stdout %q, stderr %q", strings.Join(tc.args, " "), code, out, errOut)
+		}
+		tc.api.mu.Lock()
+		reqs := slices.Clone(tc.api.requests)
+		tc.api.mu.Unlock()
+		if !slices.Contains(reqs, tc.request) {
+			t.Errorf("agent %s sent %q, want %q among them", strings.Join(tc.args, " "), reqs, tc.request)
+		}
+	}
+}
+
+// TestClientKVUsageErrors: a negative -cas and an empty key are the
+// caller's mistakes: exit 2 with a line saying so, and nothing is sent.
+func TestClientKVUsageErrors(t *testing.T) {
+	api, srv := startCannedAPI(t, clientAnswers())
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"negative cas":     {[]string{"kv", "put", "-cas", "-1", "k", "v"}, `invalid value "-1" for flag -cas: want a modify index, 0 or more`},
+		"cas not a number": {[]string{"kv", "put", "-cas", "x", "k", "v"}, `invalid value "x" for flag -cas`},
+		"get empty key":    {[]string{"kv", "get", ""}, "KEY is empty; 'agent kv list' shows every key"},
+		"put empty key":    {[]string{"kv", "put", "", "v"}, "KEY is empty"},
+		"delete empty key": {[]string{"kv", "delete", ""}, "KEY is empty"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := newTestCLI(t)
+			code, out, errOut := c.run(append(tc.args, "-http-addr", srv.URL)...)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, out, errOut, exitUsage, tc.want)
+			}
+			oneLine(t, "stderr", errOut)
+		})
+	}
+	if got := api.last(); got != "" {
+		t.Errorf("a usage error sent %q", got)
 	}
 }
 

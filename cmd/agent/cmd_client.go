@@ -126,7 +126,12 @@ func (c *cli) cmdRaftTransfer(args []string) int {
 	if _, err := api.do(http.MethodPost, "/v1/raft/transfer-leadership", q, nil); err != nil {
 		return c.fail(err)
 	}
-	if len(pos) == 1 {
+	// The agent answers once the new leader is known to it, so its status
+	// names who leads now.
+	var st httpapi.Status
+	if _, err := api.getJSON("/v1/status", nil, &st); err == nil && st.LeaderID != "" {
+		fmt.Fprintf(c.stdout, "Leadership transferred; %s leads now.\n", st.LeaderID)
+	} else if len(pos) == 1 {
 		fmt.Fprintf(c.stdout, "Leadership transferred to %s.\n", pos[0])
 	} else {
 		fmt.Fprintln(c.stdout, "Leadership transferred.")

@@ -50,13 +50,17 @@ func kvPath(key string) string {
 func (c *cli) cmdKVPut(args []string) int {
 	cc := c.newClientCmd("agent kv put", "[flags] KEY VALUE",
 		"Sets KEY to VALUE once the write is committed. VALUE - reads the value from\nstdin; @FILE reads it from FILE (\\@ starts a literal @). With -cas, the write\nhappens only if the key's modify index is INDEX (0: only if the key is absent).", false)
-	cas := cc.fs.Int64("cas", -1, "compare-and-set: write only if the key's modify index is `INDEX` (0: only if absent)")
+	var cas casFlag
+	cc.fs.Var(&cas, "cas", "compare-and-set: write only if the key's modify index is `INDEX` (0: only if absent)")
 	ttl := cc.fs.Duration("ttl", 0, "the key disappears this `DURATION` after this write unless written again (a lease of its own)")
 	lease := cc.fs.String("lease", "", "attach the key to lease `ID` (see agent lease grant)")
 	cc.minArgs, cc.maxArgs, cc.argsHelp = 2, 2, "two arguments, KEY and VALUE"
 	pos, api, code, ok := c.start(cc, args)
 	if !ok {
 		return code
+	}
+	if pos[0] == "" {
+		return c.usageError(cc.fs, "%s", errEmptyKey)
 	}
 	var body io.Reader = strings.NewReader(pos[1])
 	switch {
@@ -73,8 +77,8 @@ func (c *cli) cmdKVPut(args []string) int {
 		body = strings.NewReader(pos[1][1:])
 	}
 	q := url.Values{}
-	if *cas >= 0 {
-		q.Set("cas", strconv.FormatInt(*cas, 10))
+	if cas.set {
+		q.Set("cas", strconv.FormatUint(cas.index, 10))
 	}
 	if *ttl != 0 && *lease != "" {
 		return c.usageError(cc.fs, "give -ttl or -lease, not both")
@@ -94,7 +98,7 @@ func (c *cli) cmdKVPut(args []string) int {
 		return c.fail(err)
 	}
 	if !res.OK {
-		return c.fail(fmt.Errorf("compare-and-set failed: %s was modified (or exists) since index %d", pos[0], *cas))
+		return c.fail(fmt.Errorf("compare-and-set failed: %s was modified (or exists) since index %d", pos[0], cas.index))
 	}
 	fmt.Fprintf(c.stdout, "Wrote %s at index %d.\n", pos[0], res.Index)
 	return exitOK
@@ -106,6 +110,9 @@ func (c *cli) cmdKVDelete(args []string) int {
 	pos, api, code, ok := c.start(cc, args)
 	if !ok {
 		return code
+	}
+	if pos[0] == "" {
+		return c.usageError(cc.fs, "%s", errEmptyKey)
 	}
 	res, err := kvWriteCall(api, http.MethodDelete, pos[0], nil, nil)
 	if err != nil {
@@ -135,6 +142,9 @@ func (c *cli) cmdKVGet(args []string) int {
 	pos, api, code, ok := c.start(cc, args)
 	if !ok {
 		return code
+	}
+	if pos[0] == "" {
+		return c.usageError(cc.fs, "%s", errEmptyKey)
 	}
 	var e kvEntry
 	raw, err := api.getJSON(kvPath(pos[0]), staleQuery(*stale), &e)
@@ -201,4 +211,30 @@ func preview(v []byte) string {
 		return string(r[:max]) + "..."
 	}
 	return string(v)
+}
+
+// errEmptyKey is the usage error for "": the empty path is the listing.
+const errEmptyKey = "KEY is empty; 'agent kv list' shows every key"
+
+// casFlag is -cas INDEX. Its absence, not a magic value, means no
+// compare-and-set, so a negative INDEX is an error like any other bad number.
+type casFlag struct {
+	index uint64
+	set   bool
+}
+
+func (f *casFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatUint(f.index, 10)
+}
+
+func (f *casFlag) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("want a modify index, 0 or more (0: only if the key is absent)")
+	}
+	f.index, f.set = n, true
+	return nil
 }

@@ -432,3 +432,45 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// conflictKeys are the keys a validation message names as the other half of
+// a conflict.
+var conflictKeys = []string{"bootstrap_expect", "bootstrap_preferred", "no_bootstrap", "peers", "server"}
+
+// locateOtherKeys adds "(FILE:LINE)" after the first mention in msg of each
+// conflict key other than self that src set, so an error about a flag also
+// says where in the file its other half is.
+func locateOtherKeys(msg, self string, src *fileSource) string {
+	if src == nil {
+		return msg
+	}
+	for _, k := range conflictKeys {
+		line, ok := src.lines[k]
+		if !ok || k == self {
+			continue
+		}
+		if i := wordIndex(msg, k); i >= 0 {
+			msg = msg[:i+len(k)] + fmt.Sprintf(" (%s:%d)", src.file, line) + msg[i+len(k):]
+		}
+	}
+	return msg
+}
+
+// wordIndex is the index of the first w in s not inside a longer key name,
+// or -1.
+func wordIndex(s, w string) int {
+	keyByte := func(c byte) bool { return c == '_' || c == '-' || ('a' <= c && c <= 'z') }
+	for off := 0; off < len(s); {
+		i := strings.Index(s[off:], w)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		end := i + len(w)
+		if (i == 0 || !keyByte(s[i-1])) && (end == len(s) || !keyByte(s[end])) {
+			return i
+		}
+		off = i + 1
+	}
+	return -1
+}

@@ -52,7 +52,7 @@ func startDevAgent(t *testing.T, extra ...string) (addr, dataDir string, sigCh c
 	dirs := make(chan string, 1)
 	c.newAgent = func(cfg agent.Config, l hclog.Logger) (runningAgent, error) {
 		dirs <- cfg.DataDir
-		return newAgent(cfg, l)
+		return newAgent(cfg, l, c.quiet)
 	}
 	sigs := make(chan chan<- os.Signal, 1)
 	c.notify = func(ch chan<- os.Signal) func() { sigs <- ch; return func() {} }

@@ -23,8 +23,12 @@ type runningAgent interface {
 
 // newAgent builds the real agent. It is the only place cmd/agent reaches
 // into the agent's runtime.
-func newAgent(cfg agent.Config, logger hclog.Logger) (runningAgent, error) {
-	a, err := agent.New(cfg, logger)
+func newAgent(cfg agent.Config, logger hclog.Logger, quiet *stopLog) (runningAgent, error) {
+	var opts []agent.Option
+	if quiet != nil {
+		opts = append(opts, agent.WithStopHook(func() { quiet.stopping.Store(true) }))
+	}
+	a, err := agent.New(cfg, logger, opts...)
 	if err != nil {
 		return nil, err
 	}

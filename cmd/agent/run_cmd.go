@@ -34,7 +34,9 @@ func (c *cli) cmdRun(args []string) int {
 	if err != nil {
 		return c.configError(err)
 	}
-	logger := newLogger(cfg, c.stderr)
+	quiet := &stopLog{}
+	c.quiet = quiet
+	logger := newLogger(cfg, c.stderr, quiet)
 	restrictUmask()
 	if cfg.Dev && !rf.set["data-dir"] && !src.has("data_dir") {
 		cleanup, err := useTempDataDir(&cfg, logger)
@@ -51,7 +53,7 @@ func (c *cli) cmdRun(args []string) int {
 		}
 		return c.fail(err)
 	}
-	return c.serve(a, cfg, logger)
+	return c.serve(a, cfg, logger, quiet)
 }
 
 // loadRunConfig layers defaults, the file and the explicit flags, then
@@ -85,6 +87,7 @@ func attribute(err error, rf *runFlags, src *fileSource) error {
 	if err != error(ce) {
 		msg = err.Error() // wrapped: keep the outer context
 	}
+	msg = locateOtherKeys(msg, ce.Key, src)
 	if name := rf.flagFor(ce.Key); name != "" {
 		return fmt.Errorf("flag -%s: %s", name, msg)
 	}
@@ -102,13 +105,23 @@ func (c *cli) configError(err error) int {
 }
 
 // newLogger builds the root logger; every component names a sub-logger.
-func newLogger(cfg agent.Config, out interface{ Write([]byte) (int, error) }) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "agent",
-		Level:      hclog.LevelFromString(cfg.LogLevel),
-		JSONFormat: cfg.LogJSON,
-		Output:     out,
-	})
+// quiet, when not nil, demotes or leaves out the library errors that are
+// not errors (see stopLog).
+func newLogger(cfg agent.Config, out interface{ Write([]byte) (int, error) }, quiet *stopLog) hclog.Logger {
+	opts := func() *hclog.LoggerOptions {
+		return &hclog.LoggerOptions{
+			Name:       "agent",
+			Level:      hclog.LevelFromString(cfg.LogLevel),
+			JSONFormat: cfg.LogJSON,
+			Output:     out,
+		}
+	}
+	root := opts()
+	if quiet != nil {
+		quiet.warn = hclog.New(opts())
+		root.Exclude = quiet.exclude
+	}
+	return hclog.New(root)
 }
 
 // useTempDataDir gives a -dev agent without an explicit data dir a

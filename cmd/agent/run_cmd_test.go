@@ -299,19 +299,23 @@ func TestRunDefaultsUntouchedByUnsetFlags(t *testing.T) {
 func TestRunConfigErrors(t *testing.T) {
 	file := writeFile(t, "agent.hcl", "\nlog_level = \"loud\"\n")
 	typo := writeFile(t, "typo.hcl", "zone = \"a\"\nbootstrap_expekt = 3\n")
+	preferred := writeFile(t, "preferred.hcl", "zone = \"a\"\n\nbootstrap_preferred = true\n")
 	cases := map[string]struct {
 		args []string
 		want string
 	}{
-		"flag":          {[]string{"-node-id", "bad id"}, "agent: config error: flag -node-id: "},
-		"file line":     {[]string{"-config", file}, "agent: config error: " + file + ":2: log_level: \"loud\" is not one of"},
-		"flag wins":     {[]string{"-config", file, "-log-level", "noisy"}, "agent: config error: flag -log-level: \"noisy\""},
-		"unknown key":   {[]string{"-config", typo}, "agent: config error: " + typo + ":2: bootstrap_expekt: unknown key"},
-		"default key":   {[]string{"-bootstrap-expect", "7"}, "agent: config error: autopilot.min_quorum: the effective minimum quorum 7"},
-		"combination":   {[]string{"-no-bootstrap", "-bootstrap-preferred"}, "agent: config error: flag -no-bootstrap: cannot be combined"},
-		"missing file":  {[]string{"-config", filepath.Join(t.TempDir(), "nope.hcl")}, "agent: config error: reading config file"},
-		"bad encrypt":   {[]string{"-encrypt", "abc"}, "agent: config error: flag -encrypt: not valid base64"},
-		"ports clash":   {[]string{"-gossip-port", "7000"}, "agent: config error: ports.raft: must differ"},
+		"flag":           {[]string{"-node-id", "bad id"}, "agent: config error: flag -node-id: "},
+		"file line":      {[]string{"-config", file}, "agent: config error: " + file + ":2: log_level: \"loud\" is not one of"},
+		"flag wins":      {[]string{"-config", file, "-log-level", "noisy"}, "agent: config error: flag -log-level: \"noisy\""},
+		"unknown key":    {[]string{"-config", typo}, "agent: config error: " + typo + ":2: bootstrap_expekt: unknown key"},
+		"default key":    {[]string{"-bootstrap-expect", "7"}, "agent: config error: autopilot.min_quorum: the effective minimum quorum 7"},
+		"combination":    {[]string{"-no-bootstrap", "-bootstrap-preferred"}, "agent: config error: flag -no-bootstrap: cannot be combined"},
+		"missing file":   {[]string{"-config", filepath.Join(t.TempDir(), "nope.hcl")}, "agent: config error: reading config file"},
+		"bad encrypt":    {[]string{"-encrypt", "abc"}, "agent: config error: flag -encrypt: not valid base64"},
+		"ports clash":    {[]string{"-gossip-port", "7000"}, "agent: config error: ports.raft: must differ"},
+		"dev and expect": {[]string{"-dev", "-bootstrap-expect", "3"}, "agent: config error: flag -bootstrap-expect: cannot be combined with -dev (one self-bootstrapping agent)"},
+		"other half in the file": {[]string{"-config", preferred, "-bootstrap-expect", "3"},
+			"agent: config error: flag -bootstrap-expect: cannot be combined with bootstrap_preferred (" + preferred + ":3)"},
 		"http tls only": {[]string{"-config", writeFile(t, "h.hcl", "http {\n  tls = true\n}\n")}, ":2: http.tls: needs tls.enable"},
 	}
 	for name, tc := range cases {

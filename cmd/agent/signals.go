@@ -14,7 +14,7 @@ import (
 // serve starts a and waits until it stops by itself (exit 0), or a SIGINT
 // or SIGTERM asks it to (graceful shutdown; a second signal exits 1 at once).
 // SIGHUP reloads the TLS certificate, key and CA (see reload).
-func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
+func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger, quiet *stopLog) int {
 	sigs := make(chan os.Signal, 4)
 	stop := c.notify(sigs)
 	defer stop()
@@ -25,7 +25,7 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 
 	started := make(chan error, 1)
 	go func() { started <- a.Start(ctx) }()
-	if code, ok := c.awaitStart(a, cfg, started, sigs, cancel, logger); !ok {
+	if code, ok := c.awaitStart(a, cfg, started, sigs, cancel, logger, quiet); !ok {
 		return code
 	}
 	logger.Info("agent running", "http_addr", a.HTTPAddr())
@@ -47,7 +47,7 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 				continue
 			}
 			logger.Info("shutting down", "signal", s.String())
-			return shutdown(a, cfg, sigs, logger)
+			return shutdown(a, cfg, sigs, logger, quiet)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func (c *cli) serve(a runningAgent, cfg agent.Config, logger hclog.Logger) int {
 // awaitStart waits for Start. A signal meanwhile aborts the start and
 // shuts down; ok false means return code.
 func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error, sigs <-chan os.Signal,
-	cancel context.CancelFunc, logger hclog.Logger) (code int, ok bool) {
+	cancel context.CancelFunc, logger hclog.Logger, quiet *stopLog) (code int, ok bool) {
 	for {
 		select {
 		case err := <-started:
@@ -74,15 +74,21 @@ func (c *cli) awaitStart(a runningAgent, cfg agent.Config, started <-chan error,
 			if err := <-started; err != nil {
 				return exitFail, false
 			}
-			return shutdown(a, cfg, sigs, logger), false
+			return shutdown(a, cfg, sigs, logger, quiet), false
 		}
 	}
 }
 
 // shutdown stops a gracefully, bounded in time; another SIGINT or SIGTERM
 // gives up on it and exits 1.
-func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hclog.Logger) int {
+func shutdown(a runningAgent, cfg agent.Config, sigs <-chan os.Signal, logger hclog.Logger, quiet *stopLog) int {
 	notify("STOPPING=1", logger)
+	quiet.stopping.Store(true)
+	defer func() {
+		if n := quiet.dropped.Load(); n > 0 {
+			logger.Info("left out connection errors that peers stopping at the same time cause", "count", n)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout(cfg))
 	defer cancel()
 	done := make(chan error, 1)

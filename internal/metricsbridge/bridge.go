@@ -5,7 +5,7 @@
 // go-metrics' package-level global, so there is exactly one such stream per
 // process. Install therefore configures the global once per process and
 // shares one collector among every registry it is given. The consequence for
-// operators: the bridged metrics (raft_commitTime, raft_rpc_appendEntries,
+// operators: the bridged metrics (raft_commit_time, raft_rpc_append_entries_total,
 // memberlist_gossip, ...) are process-wide. An agent process runs one node,
 // so this is invisible in production; a test or a program running several
 // nodes in one process sees the sum of all of them on every registry. The
@@ -13,7 +13,7 @@
 // node and are not affected.
 //
 // Names are the go-metrics key joined with "_" and cleaned into valid
-// Prometheus names: raft's "raft.commitTime" becomes raft_commitTime.
+// Prometheus names: raft's "raft.commitTime" becomes raft_commit_time, and a counter ends in _total.
 // Values are passed through unchanged, so raft's timings stay summaries in
 // milliseconds, as raft and memberlist document them.
 package metricsbridge
@@ -89,7 +89,7 @@ func setup() {
 		installErr = fmt.Errorf("metricsbridge: create go-metrics sink: %w", err)
 		return
 	}
-	conf := gometrics.DefaultConfig("") // no service prefix: raft_commitTime, not agent_raft_commitTime
+	conf := gometrics.DefaultConfig("") // no service prefix: raft_commit_time, not agent_raft_commit_time
 	conf.EnableHostname = false         // a hostname prefix would make names differ per machine
 	conf.EnableHostnameLabel = false
 	conf.EnableRuntimeMetrics = false // the Go collector already exports runtime metrics

@@ -62,7 +62,7 @@ func family(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dt
 func TestInstallExportsEachKind(t *testing.T) {
 	reg := install(t)
 	before := 0.0
-	if mf, ok := gather(t, reg)["bridgetest_kinds_counter"]; ok {
+	if mf, ok := gather(t, reg)["bridgetest_kinds_counter_total"]; ok {
 		before = mf.GetMetric()[0].GetCounter().GetValue() // an earlier -count run
 	}
 
@@ -73,7 +73,7 @@ func TestInstallExportsEachKind(t *testing.T) {
 	gometrics.EmitKey([]string{"bridgetest", "kinds", "key"}, 1)
 
 	fams := gather(t, reg)
-	if got := family(t, fams, "bridgetest_kinds_counter", dto.MetricType_COUNTER).GetMetric()[0].GetCounter().GetValue(); got != before+2 {
+	if got := family(t, fams, "bridgetest_kinds_counter_total", dto.MetricType_COUNTER).GetMetric()[0].GetCounter().GetValue(); got != before+2 {
 		t.Errorf("counter = %v, want %v", got, before+2)
 	}
 	if got := family(t, fams, "bridgetest_kinds_gauge", dto.MetricType_GAUGE).GetMetric()[0].GetGauge().GetValue(); got != 7 {
@@ -137,7 +137,7 @@ func TestInstallSurvivesOddNames(t *testing.T) {
 			t.Fatalf("labels = %v, want %v", got, want)
 		}
 	}
-	family(t, fams, "_7_starts_with_digit", dto.MetricType_COUNTER)
+	family(t, fams, "_7_starts_with_digit_total", dto.MetricType_COUNTER)
 
 	// The text exposition of everything parses back with strict names.
 	var buf bytes.Buffer

@@ -52,9 +52,34 @@ func (s cleaningSink) IncrCounter(key []string, val float32) {
 
 // IncrCounterWithLabels implements go-metrics' MetricSink.
 func (s cleaningSink) IncrCounterWithLabels(key []string, val float32, labels []gometrics.Label) {
-	if name := metricName(key); name != "" {
+	if name := counterName(key); name != "" {
 		s.next.IncrCounterWithLabels([]string{name}, val, cleanLabels(labels))
 	}
+}
+
+// droppedCounters are counters the agent exports better itself: raft counts
+// entries into each state, and raft_state{state} (a gauge per state) is the
+// one way to read the state.
+var droppedCounters = map[string]bool{
+	"raft_state_candidate_total": true,
+	"raft_state_follower_total":  true,
+	"raft_state_leader_total":    true,
+}
+
+// counterName is metricName with the "_total" Prometheus expects of a
+// counter, or "" for a counter that is not exported.
+func counterName(key []string) string {
+	name := metricName(key)
+	if name == "" {
+		return ""
+	}
+	if !strings.HasSuffix(name, "_total") {
+		name += "_total"
+	}
+	if droppedCounters[name] {
+		return ""
+	}
+	return name
 }
 
 // AddSample implements go-metrics' MetricSink.
@@ -69,17 +94,47 @@ func (s cleaningSink) AddSampleWithLabels(key []string, val float32, labels []go
 	}
 }
 
-// metricName joins a go-metrics key with "_" and replaces every character
-// outside [a-zA-Z0-9_] with "_" (colons too: Prometheus keeps them for
-// recording rules). A name that would start with a digit gets a leading "_".
-// An empty key gives "", which the callers drop.
+// metricName joins a go-metrics key with "_", writes raft's and
+// memberlist's camelCase parts in Prometheus' snake_case ("commitTime" is
+// commit_time) and replaces every character outside [a-z0-9_] with "_"
+// (colons too: Prometheus keeps them for recording rules). A name that
+// would start with a digit gets a leading "_". An empty key gives "", which
+// the callers drop.
 func metricName(key []string) string {
-	name := sanitize(strings.Join(key, "_"))
+	name := snakeCase(sanitize(strings.Join(key, "_")))
 	if name != "" && isDigit(name[0]) {
 		name = "_" + name
 	}
 	return name
 }
+
+// snakeCase lowercases s, putting "_" before an upper-case letter that
+// follows a lower-case letter or a digit: appendEntries is append_entries,
+// and an acronym stays one word (RPCTime is rpctime).
+func snakeCase(s string) string {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		upper = upper || isUpper(s[i])
+	}
+	if !upper {
+		return s
+	}
+	b := make([]byte, 0, len(s)+4)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUpper(c) {
+			if i > 0 && (isLower(s[i-1]) || isDigit(s[i-1])) {
+				b = append(b, '_')
+			}
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // cleanLabels returns labels with valid names (see labelName), valid UTF-8
 // values and no repeated name (the first one wins): a repeated or invalid
@@ -116,12 +171,12 @@ func labelsClean(labels []gometrics.Label) bool {
 	return true
 }
 
-// labelName makes s a valid label name that is not reserved: invalid
-// characters become "_", leading underscores go (a "__" prefix is reserved
+// labelName makes s a valid snake_case label name that is not reserved
+// (raft's rpcType is rpc_type): invalid characters become "_", leading underscores go (a "__" prefix is reserved
 // for Prometheus itself), and a name that is then empty or starts with a
 // digit gets the prefix "label_".
 func labelName(s string) string {
-	name := strings.TrimLeft(sanitize(s), "_")
+	name := strings.TrimLeft(snakeCase(sanitize(s)), "_")
 	if name == "" || isDigit(name[0]) {
 		name = "label_" + name
 	}

@@ -14,7 +14,10 @@ func TestMetricName(t *testing.T) {
 		key  []string
 		want string
 	}{
-		"raft key keeps its case": {[]string{"raft", "commitTime"}, "raft_commitTime"},
+		"camelCase to snake_case": {[]string{"raft", "commitTime"}, "raft_commit_time"},
+		"nested camelCase":        {[]string{"raft", "rpc", "appendEntries", "storeLogs"}, "raft_rpc_append_entries_store_logs"},
+		"acronym is one word":     {[]string{"memberlist", "RPCTime"}, "memberlist_rpctime"},
+		"digit then upper":        {[]string{"raft", "v2Store"}, "raft_v2_store"},
 		"dots and dashes":         {[]string{"raft", "rpc.append-entries"}, "raft_rpc_append_entries"},
 		"colon is not kept":       {[]string{"memberlist", "node:a"}, "memberlist_node_a"},
 		"non-ASCII":               {[]string{"raft", "ü"}, "raft___"},
@@ -31,6 +34,29 @@ func TestMetricName(t *testing.T) {
 	}
 }
 
+func TestCounterName(t *testing.T) {
+	cases := map[string]struct {
+		key  []string
+		want string
+	}{
+		"gets _total":         {[]string{"raft", "apply"}, "raft_apply_total"},
+		"keeps one _total":    {[]string{"raft", "requests_total"}, "raft_requests_total"},
+		"camelCase":           {[]string{"memberlist", "msg", "deadNode"}, "memberlist_msg_dead_node_total"},
+		"state counter gone":  {[]string{"raft", "state", "leader"}, ""},
+		"follower gone":       {[]string{"raft", "state", "follower"}, ""},
+		"candidate gone":      {[]string{"raft", "state", "candidate"}, ""},
+		"other state counter": {[]string{"raft", "state", "shutdown"}, "raft_state_shutdown_total"},
+		"empty key":           {nil, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := counterName(tc.key); got != tc.want {
+				t.Fatalf("counterName(%q) = %q, want %q", tc.key, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestLabelName(t *testing.T) {
 	cases := map[string]string{
 		"peer_id":   "peer_id",
@@ -41,6 +67,7 @@ func TestLabelName(t *testing.T) {
 		"1st":       "label_1st",
 		"__1":       "label_1",
 		"with.dots": "with_dots",
+		"rpcType":   "rpc_type",
 	}
 	for in, want := range cases {
 		if got := labelName(in); got != want {

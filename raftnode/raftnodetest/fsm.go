@@ -4,6 +4,7 @@
 package raftnodetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,6 +77,18 @@ func (f *FSM) Entries() []Entry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]Entry(nil), f.entries...)
+}
+
+// Has reports whether a command with data has been applied.
+func (f *FSM) Has(data []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.entries {
+		if bytes.Equal(e.Data, data) {
+			return true
+		}
+	}
+	return false
 }
 
 // Len returns the number of applied commands.

@@ -9,7 +9,7 @@
 //
 // # The model
 //
-// Model is the store of CONTRACT.md, one partition per key, every key
+// Model is the store of README.md#http-api, one partition per key, every key
 // starting absent. Indexes are Raft log indexes shared by all keys, so the
 // model never assumes they are consecutive; it only requires that the
 // writes to one key carry strictly increasing indexes in linearization

@@ -73,7 +73,7 @@ func (s KeyState) modifyMayBe(m uint64) bool {
 	return m > s.ModifyAbove && (s.ModifyBelow == 0 || m < s.ModifyBelow)
 }
 
-// Model returns the porcupine model of the store as CONTRACT.md defines it,
+// Model returns the porcupine model of the store as README.md#http-api defines it,
 // partitioned by key. Every key starts absent: histories must use keys
 // nothing else has written.
 func Model() porcupine.Model {
