@@ -57,8 +57,8 @@ type SnapshotRestored struct {
 }
 
 func (s *Server) snapshotRoutes() {
-	s.mux.HandleFunc("GET "+snapshotPath, s.handleSnapshotSave)
-	s.mux.HandleFunc("PUT "+snapshotPath, s.handleSnapshotRestore)
+	s.mux.HandleFunc("GET /v1/snapshot", s.handleSnapshotSave)
+	s.mux.HandleFunc("PUT /v1/snapshot", s.handleSnapshotRestore)
 }
 
 // snapshotDeadline replaces the server's read and write timeouts, sized
