@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clusteragent/agent/api"
 	"io"
 	"net/http"
 	"strings"
@@ -12,54 +13,11 @@ import (
 
 // Keyring operations, the op argument of Backend.Keyring.
 const (
-	KeyringList    = "list"
-	KeyringInstall = "install"
-	KeyringUse     = "use"
-	KeyringRemove  = "remove"
+	KeyringList    = api.KeyringList
+	KeyringInstall = api.KeyringInstall
+	KeyringUse     = api.KeyringUse
+	KeyringRemove  = api.KeyringRemove
 )
-
-// KeyringRequest is the body of POST /v1/agent/keyring/{install,use,remove}.
-// Key is a secret: it is never logged nor echoed in an error.
-type KeyringRequest struct {
-	Key string `json:"key"`
-}
-
-// KeyringResponse is the answer of the keyring endpoints: what every live
-// member did.
-type KeyringResponse struct {
-	Op string `json:"op"`
-	// Fingerprint names the key given (install, use, remove): the first 8
-	// hex digits of its SHA-256.
-	Fingerprint string `json:"fingerprint,omitempty"`
-	// NumNodes is how many members were asked, the answering agent included.
-	NumNodes int `json:"num_nodes"`
-	// Keys (list) is every key some member holds, the most used first.
-	Keys []KeyringKey `json:"keys"`
-	// Nodes is each member's answer, sorted by ID.
-	Nodes []KeyringNode `json:"nodes"`
-}
-
-// KeyringKey is one key of a list answer.
-type KeyringKey struct {
-	// Key is the base64 key when the answering agent holds it, else "".
-	Key         string `json:"key,omitempty"`
-	Fingerprint string `json:"fingerprint"`
-	// Members is how many members hold the key.
-	Members int `json:"members"`
-	// PrimaryOn lists the members that encrypt with it.
-	PrimaryOn []string `json:"primary_on"`
-}
-
-// KeyringNode is one member's answer.
-type KeyringNode struct {
-	ID    string `json:"id"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-	// Encrypted, Primary and Keys (fingerprints, primary first) are set by list.
-	Encrypted bool     `json:"encrypted"`
-	Primary   string   `json:"primary,omitempty"`
-	Keys      []string `json:"keys,omitempty"`
-}
 
 func (s *Server) keyringRoutes() {
 	s.mux.HandleFunc("GET /v1/agent/keyring", s.handleKeyringList)

@@ -10,15 +10,6 @@ import (
 	"time"
 )
 
-// Read-freshness headers on every KV read, so a client can tell how old a
-// stale answer may be.
-const (
-	HeaderIndex       = "X-Agent-Index"
-	HeaderKnownLeader = "X-Agent-Known-Leader"
-	HeaderLastContact = "X-Agent-Last-Contact" // milliseconds; -1 when never
-	HeaderStale       = "X-Agent-Stale"
-)
-
 // DefaultLeaderWait is how long writes and linearizable reads wait for a
 // leader to be elected before answering 503.
 const DefaultLeaderWait = 5 * time.Second
@@ -206,7 +197,7 @@ func (s *Server) kvWriteResult(w http.ResponseWriter, r *http.Request, res KVWri
 		s.fail(w, r, err)
 		return nil
 	}
-	writeJSONBytes(w, http.StatusOK, res.appendJSON(make([]byte, 0, 48)))
+	writeJSONBytes(w, http.StatusOK, appendKVWrite(make([]byte, 0, 48), res))
 	return nil
 }
 

@@ -209,8 +209,8 @@ func TestKVWriteJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(w.appendJSON(nil)); got != string(want)+"\n" {
-			t.Errorf("appendJSON(%+v) = %q, want %q", w, got, string(want)+"\n")
+		if got := string(appendKVWrite(nil, w)); got != string(want)+"\n" {
+			t.Errorf("appendKVWrite(%+v) = %q, want %q", w, got, string(want)+"\n")
 		}
 	}
 }

@@ -9,24 +9,6 @@ import (
 	"time"
 )
 
-// LeaseInfo is the answer to POST /v1/lease and PUT /v1/lease/{id}/renew.
-type LeaseInfo struct {
-	// ID is the lease's ID (decimal): the log index of its grant.
-	ID string `json:"id"`
-	// TTL is a Go duration string.
-	TTL string `json:"ttl"`
-}
-
-// LeaseDetail is the answer to GET /v1/lease/{id}.
-type LeaseDetail struct {
-	ID  string `json:"id"`
-	TTL string `json:"ttl"`
-	// Remaining is how long the lease has left as the leader sees it.
-	Remaining string `json:"remaining"`
-	// Keys are the keys attached to it, sorted.
-	Keys []string `json:"keys"`
-}
-
 // leaseGrantBody is the body of POST /v1/lease.
 type leaseGrantBody struct {
 	TTL string `json:"ttl"`

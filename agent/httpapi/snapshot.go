@@ -43,19 +43,6 @@ type SnapshotArchive interface {
 	Index() uint64
 }
 
-// SnapshotRestored answers a restore.
-type SnapshotRestored struct {
-	// Index and Term are the snapshot's, as taken.
-	Index uint64 `json:"index"`
-	Term  uint64 `json:"term"`
-	// Keys is the number of keys restored.
-	Keys uint64 `json:"keys"`
-	// ClusterID is the cluster the snapshot came from.
-	ClusterID string `json:"cluster_id"`
-	// AppliedIndex is the Raft index the restore committed at.
-	AppliedIndex uint64 `json:"applied_index"`
-}
-
 func (s *Server) snapshotRoutes() {
 	s.mux.HandleFunc("GET /v1/snapshot", s.handleSnapshotSave)
 	s.mux.HandleFunc("PUT /v1/snapshot", s.handleSnapshotRestore)

@@ -5,144 +5,52 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/clusteragent/agent/api"
 )
 
-// Status is the body of GET /v1/status.
-type Status struct {
-	NodeID       string `json:"node_id"`
-	ClusterID    string `json:"cluster_id"`
-	State        string `json:"state"` // leader, follower, candidate, shutdown
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	LastLogIndex uint64 `json:"last_log_index"`
-	// LastContact is a Go duration string ("0s" on the leader, "never" when
-	// this node has never heard from a leader).
-	LastContact string `json:"last_contact"`
-	// LastContactSeconds is LastContact in seconds (-1 for never).
-	LastContactSeconds float64 `json:"last_contact_seconds"`
-	Server             bool    `json:"server"`
-	Version            string  `json:"version"`
-	// LogStore is the Raft log store this server uses: "wal" or "boltdb";
-	// empty on a gossip-only member.
-	LogStore string `json:"log_store,omitempty"`
-}
+// The wire types live in the public api package, so the server and every
+// client encode one definition; these aliases keep the Backend's
+// signatures short.
+type (
+	Status            = api.Status
+	Member            = api.Member
+	RaftServer        = api.RaftServer
+	RaftConfiguration = api.RaftConfiguration
+	AutopilotServer   = api.AutopilotServer
+	AutopilotHealth   = api.AutopilotHealth
+	ServerStats       = api.ServerStats
+	KVEntry           = api.KVEntry
+	KVWrite           = api.KVWrite
+	ReadMeta          = api.ReadMeta
+	OK                = api.OK
+	ErrorBody         = api.ErrorBody
+	KeyringRequest    = api.KeyringRequest
+	KeyringResponse   = api.KeyringResponse
+	KeyringKey        = api.KeyringKey
+	KeyringNode       = api.KeyringNode
+	LeaseInfo         = api.LeaseInfo
+	LeaseDetail       = api.LeaseDetail
+	SnapshotRestored  = api.SnapshotRestored
+)
 
-// Member is one element of GET /v1/members.
-type Member struct {
-	ID       string            `json:"id"`
-	Addr     string            `json:"addr"`
-	Status   string            `json:"status"` // alive, suspect, dead, left
-	RaftAddr string            `json:"raft_addr"`
-	Role     string            `json:"role"` // server, client
-	Zone     string            `json:"zone"`
-	Meta     map[string]string `json:"meta"`
-}
+// Read-freshness headers on every KV read (see api.HeaderIndex).
+const (
+	HeaderIndex       = api.HeaderIndex
+	HeaderKnownLeader = api.HeaderKnownLeader
+	HeaderLastContact = api.HeaderLastContact
+	HeaderStale       = api.HeaderStale
+)
 
-// RaftServer is one server of GET /v1/raft/configuration.
-type RaftServer struct {
-	ID       string `json:"id"`
-	Address  string `json:"address"`
-	Suffrage string `json:"suffrage"` // voter, nonvoter (staging shows as nonvoter)
-	Leader   bool   `json:"leader"`
-}
-
-// RaftConfiguration is the body of GET /v1/raft/configuration.
-type RaftConfiguration struct {
-	Index   uint64       `json:"index"`
-	Servers []RaftServer `json:"servers"`
-}
-
-// AutopilotServer is one server of GET /v1/autopilot/health.
-type AutopilotServer struct {
-	ID          string `json:"id"`
-	Address     string `json:"address"`
-	NodeStatus  string `json:"node_status"`
-	Healthy     bool   `json:"healthy"`
-	Voter       bool   `json:"voter"`
-	Leader      bool   `json:"leader"`
-	LastContact string `json:"last_contact"`
-	LastTerm    uint64 `json:"last_term"`
-	LastIndex   uint64 `json:"last_index"`
-	StableSince string `json:"stable_since"` // RFC 3339
-}
-
-// AutopilotHealth is the body of GET /v1/autopilot/health.
-type AutopilotHealth struct {
-	Healthy          bool              `json:"healthy"`
-	FailureTolerance int               `json:"failure_tolerance"`
-	Leader           string            `json:"leader"`
-	Voters           []string          `json:"voters"`
-	Servers          []AutopilotServer `json:"servers"`
-}
-
-// ServerStats is the body of GET /v1/internal/stats: what the leader's
-// autopilot fetches from each server to judge its health.
-type ServerStats struct {
-	NodeID           string `json:"node_id"`
-	ClusterID        string `json:"cluster_id"`
-	LastContactNanos int64  `json:"last_contact_ns"` // -1: never
-	LastTerm         uint64 `json:"last_term"`
-	LastIndex        uint64 `json:"last_index"`
-	HasState         bool   `json:"has_state"`
-	// ServerIDs are the servers this node sees alive in gossip, so a node
-	// deciding whether to bootstrap can learn what its peers see.
-	ServerIDs []string `json:"server_ids"`
-}
-
-// KVEntry is one key of the store, as GET /v1/kv/{key} answers it. Value
-// is base64 in JSON.
-type KVEntry struct {
-	Key         string `json:"key"`
-	Value       []byte `json:"value"`
-	CreateIndex uint64 `json:"create_index"`
-	ModifyIndex uint64 `json:"modify_index"`
-}
-
-// KVWrite is the body of PUT and DELETE /v1/kv/{key}: OK is false when a
-// compare-and-set failed; Index is the log index the write committed at.
-type KVWrite struct {
-	OK    bool   `json:"ok"`
-	Index uint64 `json:"index"`
-}
-
-// appendJSON appends w as encoding/json would write it, and a newline:
+// appendKVWrite appends w as encoding/json would write it, and a newline:
 // every write is answered with one, and reflection would cost more than
 // the rest of the answer.
-func (w KVWrite) appendJSON(b []byte) []byte {
+func appendKVWrite(b []byte, w KVWrite) []byte {
 	b = append(b, `{"ok":`...)
 	b = strconv.AppendBool(b, w.OK)
 	b = append(b, `,"index":`...)
 	b = strconv.AppendUint(b, w.Index, 10)
 	return append(b, "}\n"...)
-}
-
-// ReadMeta describes how fresh a read is; the server sends it as headers
-// (X-Agent-Index, X-Agent-Known-Leader, X-Agent-Last-Contact, X-Agent-Stale).
-type ReadMeta struct {
-	// Index is the applied index the read was served at.
-	Index uint64
-	// KnownLeader is whether the serving node knew a leader.
-	KnownLeader bool
-	// LastContact is the time since the serving node heard from the leader
-	// (0 on the leader itself, negative when never).
-	LastContact time.Duration
-	// Stale is true when the read was served from the local copy without
-	// checking leadership (?stale): it may be behind the leader.
-	Stale bool
-}
-
-// OK is the body of successful write and operator calls.
-type OK struct {
-	OK    bool   `json:"ok"`
-	Index uint64 `json:"index,omitempty"`
-}
-
-// ErrorBody is the body of every error answer.
-type ErrorBody struct {
-	Error string `json:"error"`
 }
 
 // Sentinel errors a Backend returns; the server maps them to status codes.
