@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clusteragent/agent/api"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/clusteragent/agent/api"
 )
 
 // Keyring operations, the op argument of Backend.Keyring.
