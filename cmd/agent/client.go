@@ -2,19 +2,18 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/clusteragent/agent/api"
 )
 
 // Client defaults.
@@ -23,9 +22,6 @@ const (
 	// defaultClientTimeout leaves room for calls that wait on Raft, such as
 	// a leadership transfer (a few election timeouts).
 	defaultClientTimeout = time.Minute
-	dialTimeout          = 5 * time.Second
-	// maxResponseBytes bounds what the CLI reads from an agent.
-	maxResponseBytes = 64 << 20
 )
 
 // clientFlags are the flags every client command shares.
@@ -56,152 +52,63 @@ func (c *cli) addClientFlags(fs *flagSet) *clientFlags {
 	return cf
 }
 
-// apiClient talks to one agent's HTTP API.
+// apiClient is the public API client plus the CLI's hints for transport
+// failures, which name the flags to change.
 type apiClient struct {
-	base  *url.URL
-	token string
-	hc    *http.Client
+	*api.Client
 }
 
 func (cf *clientFlags) client() (*apiClient, error) {
-	base, err := baseURL(cf.addr, cf.caFile != "")
-	if err != nil {
-		return nil, err
+	if cf.addr == "" {
+		return nil, errors.New("-http-addr is empty")
 	}
-	transport := &http.Transport{
-		Proxy:               nil, // the agent is local or on a private network
-		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
-		TLSHandshakeTimeout: dialTimeout,
+	if _, err := api.ParseAddress(cf.addr, false); err != nil {
+		return nil, fmt.Errorf("-http-addr %q is not HOST:PORT or an http(s) URL", cf.addr)
 	}
-	if base.Scheme == "https" || cf.clientCert != "" {
-		tc, err := cf.tlsConfig()
-		if err != nil {
-			return nil, err
-		}
-		transport.TLSClientConfig = tc
+	if (cf.clientCert == "") != (cf.clientKey == "") {
+		return nil, errors.New("-client-cert and -client-key must be given together")
 	}
 	token := cf.token
 	if token == "" {
 		token = cf.envToken
 	}
-	return &apiClient{base: base, token: token, hc: &http.Client{Transport: transport, Timeout: cf.timeout}}, nil
-}
-
-func baseURL(addr string, https bool) (*url.URL, error) {
-	if addr == "" {
-		return nil, errors.New("-http-addr is empty")
-	}
-	if !strings.Contains(addr, "://") {
-		scheme := "http"
-		if https {
-			scheme = "https"
-		}
-		addr = scheme + "://" + addr
-	}
-	u, err := url.Parse(addr)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("-http-addr %q is not HOST:PORT or an http(s) URL", addr)
-	}
-	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
-}
-
-func (cf *clientFlags) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cf.caFile != "" {
-		pem, err := os.ReadFile(cf.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("-ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-ca-file %s: no PEM certificate found", cf.caFile)
-		}
-		tc.RootCAs = pool
-	}
-	if (cf.clientCert == "") != (cf.clientKey == "") {
-		return nil, errors.New("-client-cert and -client-key must be given together")
-	}
-	if cf.clientCert != "" {
-		pair, err := tls.LoadX509KeyPair(cf.clientCert, cf.clientKey)
-		if err != nil {
-			return nil, fmt.Errorf("-client-cert/-client-key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
-	}
-	return tc, nil
-}
-
-// do sends a request and returns the body of a 2xx answer. Any other answer
-// becomes an error carrying the agent's {"error": "..."} message.
-func (a *apiClient) do(method, path string, query url.Values, body io.Reader) ([]byte, error) {
-	data, _, err := a.doCtx(context.Background(), method, path, query, body)
-	return data, err
-}
-
-// doCtx is do with a context, also returning the answer's headers (of an
-// error answer too, inside *apiError's Header).
-func (a *apiClient) doCtx(ctx context.Context, method, path string, query url.Values, body io.Reader) ([]byte, http.Header, error) {
-	u := *a.base
-	u.Path = path
-	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	c, err := api.NewClient(api.Config{
+		Address: cf.addr,
+		Token:   token,
+		TLS:     api.TLSConfig{CAFile: cf.caFile, CertFile: cf.clientCert, KeyFile: cf.clientKey},
+		Timeout: cf.timeout,
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("-ca-file, -client-cert, -client-key: %w", err)
 	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return nil, nil, a.connError(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the answer from %s: %w", a.base.Host, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, resp.Header, &apiError{Status: resp.StatusCode, Msg: errorMessage(resp.StatusCode, data)}
-	}
-	return data, resp.Header, nil
+	return &apiClient{Client: c}, nil
 }
 
-// getJSON GETs path and decodes the answer into v; it also returns the raw body for -json.
-func (a *apiClient) getJSON(path string, query url.Values, v any) ([]byte, error) {
-	data, err := a.do(http.MethodGet, path, query, nil)
+// check turns a call's transport failure into a hint an operator can act
+// on; the agent's own answers (*api.StatusError) pass unchanged.
+func (a *apiClient) check(err error) error {
+	var se *api.StatusError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return a.connError(err)
+}
+
+// writeJSONOut prints v as the agent encodes its answers, for -json.
+func writeJSONOut(w io.Writer, v any) {
+	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+		return
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("unexpected answer from %s%s: %w", a.base.Host, path, err)
-	}
-	return data, nil
-}
-
-// apiError is a non-2xx answer from the agent.
-type apiError struct {
-	Status int
-	Msg    string
-}
-
-func (e *apiError) Error() string { return e.Msg }
-
-func errorMessage(status int, body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return e.Error
-	}
-	text := strings.TrimSpace(string(body))
-	if len(text) > 200 {
-		text = text[:200] + "..."
-	}
-	if text == "" {
-		return fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
-	}
-	return fmt.Sprintf("HTTP %d: %s", status, text)
+	writeRaw(w, data)
 }
 
 // connError turns a transport failure into a hint an operator can act on.
@@ -209,22 +116,22 @@ func (a *apiClient) connError(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("cannot connect to the agent at %s: connection refused; is it running? (set -http-addr or AGENT_HTTP_ADDR)", a.base.Host)
+		return fmt.Errorf("cannot connect to the agent at %s: connection refused; is it running? (set -http-addr or AGENT_HTTP_ADDR)", a.Host())
 	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("no answer from the agent at %s in time: %v", a.base.Host, err)
+		return fmt.Errorf("no answer from the agent at %s in time: %v", a.Host(), err)
 	}
 	var hostErr x509.UnknownAuthorityError
 	if errors.As(err, &hostErr) {
-		return fmt.Errorf("the agent at %s has a certificate from an unknown CA; pass its CA with -ca-file", a.base.Host)
+		return fmt.Errorf("the agent at %s has a certificate from an unknown CA; pass its CA with -ca-file", a.Host())
 	}
 	// crypto/tls reports the server's alerts only as text inside a
 	// "remote error" net.OpError.
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "remote error" &&
 		(strings.Contains(op.Err.Error(), "certificate required") || strings.Contains(op.Err.Error(), "bad certificate")) {
-		return fmt.Errorf("the agent at %s refused the TLS handshake (%v): it requires a client certificate signed by its CA; pass -client-cert and -client-key", a.base.Host, op.Err)
+		return fmt.Errorf("the agent at %s refused the TLS handshake (%v): it requires a client certificate signed by its CA; pass -client-cert and -client-key", a.Host(), op.Err)
 	}
-	return fmt.Errorf("cannot reach the agent at %s: %v", a.base.Host, err)
+	return fmt.Errorf("cannot reach the agent at %s: %v", a.Host(), err)
 }
 
 // writeRaw prints a JSON body as received, ending with a newline.

@@ -1,13 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/clusteragent/agent/agent/httpapi"
 )
 
 // clientCmd is the shared shape of the commands that call an agent's API.
@@ -55,13 +52,12 @@ func (c *cli) cmdMembers(args []string) int {
 	if !ok {
 		return code
 	}
-	var members []httpapi.Member
-	raw, err := api.getJSON("/v1/members", nil, &members)
+	members, err := api.Members(context.Background())
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, members)
 		return exitOK
 	}
 	rows := make([][]string, 0, len(members))
@@ -79,13 +75,12 @@ func (c *cli) cmdRaftPeers(args []string) int {
 	if !ok {
 		return code
 	}
-	var conf httpapi.RaftConfiguration
-	raw, err := api.getJSON("/v1/raft/configuration", nil, &conf)
+	conf, err := api.RaftConfiguration(context.Background())
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, conf)
 		return exitOK
 	}
 	rows := make([][]string, 0, len(conf.Servers))
@@ -104,8 +99,8 @@ func (c *cli) cmdRaftRemovePeer(args []string) int {
 	if !ok {
 		return code
 	}
-	if _, err := api.do(http.MethodDelete, "/v1/raft/peers/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-		return c.fail(err)
+	if err := api.RaftRemovePeer(context.Background(), pos[0]); err != nil {
+		return c.fail(api.check(err))
 	}
 	fmt.Fprintf(c.stdout, "Removed %s from the Raft configuration.\n", pos[0])
 	return exitOK
@@ -119,17 +114,16 @@ func (c *cli) cmdRaftTransfer(args []string) int {
 	if !ok {
 		return code
 	}
-	q := url.Values{}
+	id := ""
 	if len(pos) == 1 {
-		q.Set("id", pos[0])
+		id = pos[0]
 	}
-	if _, err := api.do(http.MethodPost, "/v1/raft/transfer-leadership", q, nil); err != nil {
-		return c.fail(err)
+	if err := api.RaftTransferLeadership(context.Background(), id); err != nil {
+		return c.fail(api.check(err))
 	}
 	// The agent answers once the new leader is known to it, so its status
 	// names who leads now.
-	var st httpapi.Status
-	if _, err := api.getJSON("/v1/status", nil, &st); err == nil && st.LeaderID != "" {
+	if st, err := api.Status(context.Background()); err == nil && st.LeaderID != "" {
 		fmt.Fprintf(c.stdout, "Leadership transferred; %s leads now.\n", st.LeaderID)
 	} else if len(pos) == 1 {
 		fmt.Fprintf(c.stdout, "Leadership transferred to %s.\n", pos[0])
@@ -146,13 +140,12 @@ func (c *cli) cmdAutopilotState(args []string) int {
 	if !ok {
 		return code
 	}
-	var h httpapi.AutopilotHealth
-	raw, err := api.getJSON("/v1/autopilot/health", nil, &h)
+	h, err := api.AutopilotHealth(context.Background())
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, h)
 		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "Healthy:            %t\n", h.Healthy)
@@ -176,10 +169,10 @@ func (c *cli) cmdLeave(args []string) int {
 	if !ok {
 		return code
 	}
-	if _, err := api.do(http.MethodPost, "/v1/agent/leave", nil, nil); err != nil {
-		return c.fail(err)
+	if err := api.Leave(context.Background()); err != nil {
+		return c.fail(api.check(err))
 	}
-	fmt.Fprintf(c.stdout, "The agent at %s is leaving the cluster and will exit.\n", api.base.Host)
+	fmt.Fprintf(c.stdout, "The agent at %s is leaving the cluster and will exit.\n", api.Host())
 	return exitOK
 }
 

@@ -2,16 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/agent/httpapi"
+	agentapi "github.com/clusteragent/agent/api"
 )
 
 func keyringCommands() []*command {
@@ -32,13 +31,12 @@ func (c *cli) cmdKeyringList(args []string) int {
 	if !ok {
 		return code
 	}
-	var resp httpapi.KeyringResponse
-	raw, err := api.getJSON("/v1/agent/keyring", nil, &resp)
+	resp, err := api.KeyringList(context.Background())
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, resp)
 		return exitOK
 	}
 	total := strconv.Itoa(resp.NumNodes)
@@ -101,14 +99,17 @@ func keyringChange(op string) func(c *cli, args []string) int {
 		if err != nil {
 			return c.usageError(cc.fs, "%v", err)
 		}
-		body, _ := json.Marshal(httpapi.KeyringRequest{Key: key})
-		data, err := api.do(http.MethodPost, "/v1/agent/keyring/"+op, nil, bytes.NewReader(body))
-		if err != nil {
-			return c.fail(err)
+		var resp agentapi.KeyringResponse
+		switch op {
+		case agentapi.KeyringInstall:
+			resp, err = api.KeyringInstall(context.Background(), key)
+		case agentapi.KeyringUse:
+			resp, err = api.KeyringUse(context.Background(), key)
+		default:
+			resp, err = api.KeyringRemove(context.Background(), key)
 		}
-		var resp httpapi.KeyringResponse
-		if err := json.Unmarshal(data, &resp); err != nil {
-			return c.fail(fmt.Errorf("unexpected answer from %s: %w", api.base.Host, err))
+		if err != nil {
+			return c.fail(api.check(err))
 		}
 		fmt.Fprintf(c.stdout, keyringDone[op], resp.Fingerprint, allMembers(resp.NumNodes))
 		return exitOK

@@ -1,31 +1,25 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	agentapi "github.com/clusteragent/agent/api"
 )
 
 // kvEntry is one key of the replicated store, as the API returns it.
-type kvEntry struct {
-	Key         string `json:"key"`
-	Value       []byte `json:"value"` // base64 in JSON
-	CreateIndex uint64 `json:"create_index"`
-	ModifyIndex uint64 `json:"modify_index"`
-}
+type kvEntry = agentapi.KVEntry
 
-// kvWrite is the answer to a put or delete.
-type kvWrite struct {
-	OK    bool   `json:"ok"`
-	Index uint64 `json:"index"`
-}
+// maxValueBytes bounds a value the CLI reads from stdin or a file; the
+// agent's own limit (1 MiB by default) is usually far lower and answers
+// with a message naming it.
+const maxValueBytes = 64 << 20
 
 func kvCommands() []*command {
 	return []*command{
@@ -35,16 +29,6 @@ func kvCommands() []*command {
 		{name: "list", synopsis: "List keys under a prefix", run: (*cli).cmdKVList},
 		{name: "watch", synopsis: "Print each change of a key or prefix until interrupted", run: (*cli).cmdKVWatch},
 	}
-}
-
-// kvPath escapes each segment of key but keeps its slashes, so "a/b" stays
-// a nested-looking key in the URL.
-func kvPath(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return "/v1/kv/" + strings.Join(parts, "/")
 }
 
 func (c *cli) cmdKVPut(args []string) int {
@@ -76,29 +60,30 @@ func (c *cli) cmdKVPut(args []string) int {
 	case strings.HasPrefix(pos[1], `\@`):
 		body = strings.NewReader(pos[1][1:])
 	}
-	q := url.Values{}
+	opts := &agentapi.PutOptions{Lease: *lease}
 	if cas.set {
-		q.Set("cas", strconv.FormatUint(cas.index, 10))
+		opts.CAS = agentapi.Index(cas.index)
 	}
 	if *ttl != 0 && *lease != "" {
 		return c.usageError(cc.fs, "give -ttl or -lease, not both")
 	}
-	if *lease != "" {
-		q.Set("lease", *lease)
+	value, err := io.ReadAll(io.LimitReader(body, maxValueBytes+1))
+	if err != nil {
+		return c.fail(fmt.Errorf("reading the value: %w", err))
+	}
+	if len(value) > maxValueBytes {
+		return c.fail(fmt.Errorf("the value exceeds %d bytes", maxValueBytes))
 	}
 	if *ttl != 0 {
-		info, err := grantLease(api, *ttl)
+		info, err := api.LeaseGrant(context.Background(), *ttl)
 		if err != nil {
-			return c.fail(fmt.Errorf("granting the key's lease: %w", err))
+			return c.fail(fmt.Errorf("granting the key's lease: %w", api.check(err)))
 		}
-		q.Set("lease", info.ID)
+		opts.Lease = info.ID
 	}
-	res, err := kvWriteCall(api, http.MethodPut, pos[0], q, body)
+	res, err := api.KVPut(context.Background(), pos[0], value, opts)
 	if err != nil {
-		return c.fail(err)
-	}
-	if !res.OK {
-		return c.fail(fmt.Errorf("compare-and-set failed: %s was modified (or exists) since index %d", pos[0], cas.index))
+		return c.fail(api.check(err))
 	}
 	fmt.Fprintf(c.stdout, "Wrote %s at index %d.\n", pos[0], res.Index)
 	return exitOK
@@ -114,24 +99,12 @@ func (c *cli) cmdKVDelete(args []string) int {
 	if pos[0] == "" {
 		return c.usageError(cc.fs, "%s", errEmptyKey)
 	}
-	res, err := kvWriteCall(api, http.MethodDelete, pos[0], nil, nil)
+	res, err := api.KVDelete(context.Background(), pos[0], nil)
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	fmt.Fprintf(c.stdout, "Deleted %s at index %d.\n", pos[0], res.Index)
 	return exitOK
-}
-
-func kvWriteCall(api *apiClient, method, key string, q url.Values, body io.Reader) (kvWrite, error) {
-	data, err := api.do(method, kvPath(key), q, body)
-	if err != nil {
-		return kvWrite{}, err
-	}
-	var res kvWrite
-	if err := json.Unmarshal(data, &res); err != nil {
-		return kvWrite{}, fmt.Errorf("unexpected answer from %s: %w", api.base.Host, err)
-	}
-	return res, nil
 }
 
 func (c *cli) cmdKVGet(args []string) int {
@@ -146,13 +119,12 @@ func (c *cli) cmdKVGet(args []string) int {
 	if pos[0] == "" {
 		return c.usageError(cc.fs, "%s", errEmptyKey)
 	}
-	var e kvEntry
-	raw, err := api.getJSON(kvPath(pos[0]), staleQuery(*stale), &e)
+	e, _, err := api.KVGet(context.Background(), pos[0], &agentapi.QueryOptions{Stale: *stale})
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, e)
 		return exitOK
 	}
 	_, _ = c.stdout.Write(e.Value)
@@ -171,17 +143,16 @@ func (c *cli) cmdKVList(args []string) int {
 	if !ok {
 		return code
 	}
-	q := staleQuery(*stale)
+	prefix := ""
 	if len(pos) == 1 {
-		q.Set("prefix", pos[0])
+		prefix = pos[0]
 	}
-	var entries []kvEntry
-	raw, err := api.getJSON("/v1/kv/", q, &entries)
+	entries, _, err := api.KVList(context.Background(), prefix, &agentapi.QueryOptions{Stale: *stale})
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, entries)
 		return exitOK
 	}
 	rows := make([][]string, 0, len(entries))
@@ -190,14 +161,6 @@ func (c *cli) cmdKVList(args []string) int {
 	}
 	_ = table(c.stdout, "KEY\tMODIFY INDEX\tVALUE", rows)
 	return exitOK
-}
-
-func staleQuery(stale bool) url.Values {
-	q := url.Values{}
-	if stale {
-		q.Set("stale", "")
-	}
-	return q
 }
 
 // preview shows a value in one table cell: short printable text as is,

@@ -1,26 +1,11 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 )
-
-// leaseInfo is the answer to a grant or a renew.
-type leaseInfo struct {
-	ID  string `json:"id"`
-	TTL string `json:"ttl"`
-}
-
-// leaseDetail is the answer to GET /v1/lease/{id}.
-type leaseDetail struct {
-	ID        string   `json:"id"`
-	TTL       string   `json:"ttl"`
-	Remaining string   `json:"remaining"`
-	Keys      []string `json:"keys"`
-}
 
 func leaseCommands() []*command {
 	return []*command{
@@ -29,20 +14,6 @@ func leaseCommands() []*command {
 		{name: "revoke", synopsis: "Revoke a lease and delete its keys", run: (*cli).cmdLeaseRevoke},
 		{name: "show", synopsis: "Show a lease's TTL, time remaining and keys", run: (*cli).cmdLeaseShow},
 	}
-}
-
-// grantLease grants a lease of ttl through api.
-func grantLease(api *apiClient, ttl time.Duration) (leaseInfo, error) {
-	body := fmt.Sprintf(`{"ttl":%q}`, ttl.String())
-	data, err := api.do(http.MethodPost, "/v1/lease", nil, strings.NewReader(body))
-	if err != nil {
-		return leaseInfo{}, err
-	}
-	var info leaseInfo
-	if err := json.Unmarshal(data, &info); err != nil || info.ID == "" {
-		return leaseInfo{}, fmt.Errorf("unexpected answer from %s: %s", api.base.Host, data)
-	}
-	return info, nil
 }
 
 func (c *cli) cmdLeaseGrant(args []string) int {
@@ -57,13 +28,12 @@ func (c *cli) cmdLeaseGrant(args []string) int {
 	if err != nil {
 		return c.usageError(cc.fs, "the TTL must be a duration such as 10s, got %q", pos[0])
 	}
-	info, err := grantLease(api, ttl)
+	info, err := api.LeaseGrant(context.Background(), ttl)
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		b, _ := json.Marshal(info)
-		writeRaw(c.stdout, b)
+		writeJSONOut(c.stdout, info)
 		return exitOK
 	}
 	fmt.Fprintln(c.stdout, info.ID)
@@ -86,8 +56,8 @@ func (c *cli) cmdLeaseRenew(args []string) int {
 	if !ok {
 		return code
 	}
-	if _, err := api.do(http.MethodPut, "/v1/lease/"+id+"/renew", nil, nil); err != nil {
-		return c.fail(err)
+	if _, err := api.LeaseRenew(context.Background(), id); err != nil {
+		return c.fail(api.check(err))
 	}
 	fmt.Fprintf(c.stdout, "Renewed lease %s.\n", id)
 	return exitOK
@@ -98,8 +68,8 @@ func (c *cli) cmdLeaseRevoke(args []string) int {
 	if !ok {
 		return code
 	}
-	if _, err := api.do(http.MethodDelete, "/v1/lease/"+id, nil, nil); err != nil {
-		return c.fail(err)
+	if _, err := api.LeaseRevoke(context.Background(), id); err != nil {
+		return c.fail(api.check(err))
 	}
 	fmt.Fprintf(c.stdout, "Revoked lease %s.\n", id)
 	return exitOK
@@ -110,13 +80,12 @@ func (c *cli) cmdLeaseShow(args []string) int {
 	if !ok {
 		return code
 	}
-	var d leaseDetail
-	raw, err := api.getJSON("/v1/lease/"+id, nil, &d)
+	d, err := api.LeaseShow(context.Background(), id)
 	if err != nil {
-		return c.fail(err)
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, raw)
+		writeJSONOut(c.stdout, d)
 		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "ID:        %s\nTTL:       %s\nRemaining: %s\nKeys:      %s\n", d.ID, d.TTL, d.Remaining, strings.Join(d.Keys, " "))

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	agentapi "github.com/clusteragent/agent/api"
 )
 
 // lockPrefix is the reserved key prefix of `agent lock`: lock NAME is the
@@ -75,7 +74,8 @@ type lockSession struct {
 // run grants the lease, waits for the lock, runs argv and releases.
 func (l *lockSession) run(ctx context.Context, argv []string) (int, error) {
 	sent := time.Now()
-	info, err := grantLease(l.api, l.ttl)
+	info, err := l.api.LeaseGrant(context.Background(), l.ttl)
+	err = l.api.check(err)
 	if err != nil {
 		return 0, fmt.Errorf("granting the lock's lease: %w", err)
 	}
@@ -94,7 +94,8 @@ func (l *lockSession) run(ctx context.Context, argv []string) (int, error) {
 // release revokes the lease, deleting the lock key, best effort: if it
 // fails the lock is free once the lease expires.
 func (l *lockSession) release() {
-	if _, err := l.api.do(http.MethodDelete, "/v1/lease/"+l.lease, nil, nil); err != nil {
+	if _, err := l.api.LeaseRevoke(context.Background(), l.lease); err != nil {
+		err = l.api.check(err)
 		fmt.Fprintf(l.log, "agent: lock: releasing: %v (the lock frees itself within %s)\n", err, l.ttl)
 	}
 }
@@ -110,14 +111,14 @@ func (l *lockSession) renewLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		sent := time.Now()
-		_, _, err := l.api.doCtx(ctx, http.MethodPut, "/v1/lease/"+l.lease+"/renew", nil, nil)
-		var ae *apiError
+		_, err := l.api.LeaseRenew(ctx, l.lease)
+		err = l.api.check(err)
 		switch {
 		case err == nil:
 			l.mu.Lock()
 			l.lastAck = sent
 			l.mu.Unlock()
-		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		case errors.Is(err, agentapi.ErrNotFound):
 			l.lostOnce.Do(func() { close(l.lost) })
 			return
 		case ctx.Err() == nil:
@@ -131,15 +132,15 @@ func (l *lockSession) renewLoop(ctx context.Context) {
 func (l *lockSession) acquire(ctx context.Context) (uint64, error) {
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf(`{"host":%q,"pid":%d,"lease":%q}`, host, os.Getpid(), l.lease)
-	q := url.Values{"cas": {"0"}, "lease": {l.lease}}
+	opts := &agentapi.PutOptions{CAS: agentapi.Index(0), Lease: l.lease}
 	var index uint64
 	for {
-		res, err := kvWriteCall(l.api, http.MethodPut, l.key, q, strings.NewReader(holder))
+		res, err := l.api.KVPut(ctx, l.key, []byte(holder), opts)
 		switch {
-		case err != nil:
-			return 0, fmt.Errorf("taking the lock: %w", err)
-		case res.OK:
+		case err == nil:
 			return res.Index, nil
+		case !errors.Is(err, agentapi.ErrCASFailed):
+			return 0, fmt.Errorf("taking the lock: %w", l.api.check(err))
 		}
 		if index, err = l.waitFree(ctx, index); err != nil {
 			return 0, err
@@ -150,11 +151,9 @@ func (l *lockSession) acquire(ctx context.Context) (uint64, error) {
 // waitFree blocks until the lock key is gone (or changed after index) and
 // returns the index to wait from next.
 func (l *lockSession) waitFree(ctx context.Context, index uint64) (uint64, error) {
-	q := url.Values{"index": {strconv.FormatUint(index, 10)}, "wait": {l.ttl.String()}}
-	_, h, err := l.api.doCtx(ctx, http.MethodGet, kvPath(l.key), q, nil)
-	var ae *apiError
-	if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
-		return 0, fmt.Errorf("waiting for the lock: %w", err)
+	_, meta, err := l.api.KVGet(ctx, l.key, &agentapi.QueryOptions{WaitIndex: index, WaitTime: l.ttl})
+	if err != nil && !errors.Is(err, agentapi.ErrNotFound) {
+		return 0, fmt.Errorf("waiting for the lock: %w", l.api.check(err))
 	}
 	select {
 	case <-l.lost:
@@ -163,8 +162,7 @@ func (l *lockSession) waitFree(ctx context.Context, index uint64) (uint64, error
 		return 0, errors.New("interrupted while waiting for the lock")
 	default:
 	}
-	next, _ := strconv.ParseUint(h.Get("X-Agent-Index"), 10, 64)
-	return next, nil
+	return meta.Index, nil
 }
 
 // runCommand runs argv in its own process group while the lock holds, and

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 )
 
 func (c *cli) cmdReload(args []string) int {
@@ -15,9 +15,9 @@ func (c *cli) cmdReload(args []string) int {
 	if !ok {
 		return code
 	}
-	if _, err := api.do(http.MethodPost, "/v1/agent/reload", nil, nil); err != nil {
-		return c.fail(fmt.Errorf("reload failed: %w", err))
+	if err := api.Reload(context.Background()); err != nil {
+		return c.fail(fmt.Errorf("reload failed: %w", api.check(err)))
 	}
-	fmt.Fprintf(c.stdout, "The agent at %s reloaded its TLS certificate, key and CA.\n", api.base.Host)
+	fmt.Fprintf(c.stdout, "The agent at %s reloaded its TLS certificate, key and CA.\n", api.Host())
 	return exitOK
 }

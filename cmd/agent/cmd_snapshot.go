@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 
-	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/agent/snapshot"
 )
 
@@ -37,27 +32,19 @@ func (c *cli) cmdSnapshotSave(args []string) int {
 	}
 	ctx, stop := c.cancelOnSignal()
 	defer stop()
-	q := url.Values{}
-	if *stale {
-		q.Set("stale", "")
-	}
 	var info snapshot.Info
 	err := snapshot.WriteFileAtomic(pos[0], func(f *os.File) error {
-		resp, err := api.stream(ctx, http.MethodGet, "/v1/snapshot", q, nil, 0)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			return fmt.Errorf("receiving the snapshot from %s: %w", api.base.Host, err)
+		if _, err := api.SnapshotSave(ctx, f, *stale); err != nil {
+			return api.check(err)
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		// A stream cut short or damaged on the way is caught here, before
 		// the file gets its name.
+		var err error
 		if info, err = snapshot.Verify(f); err != nil {
-			return fmt.Errorf("the snapshot received from %s does not verify: %w", api.base.Host, err)
+			return fmt.Errorf("the snapshot received from %s does not verify: %w", api.Host(), err)
 		}
 		return nil
 	})
@@ -97,26 +84,13 @@ func (c *cli) cmdSnapshotRestore(args []string) int {
 	}
 	ctx, stop := c.cancelOnSignal()
 	defer stop()
-	q := url.Values{}
-	if *force {
-		q.Set("force", "")
-	}
-	resp, err := api.stream(ctx, http.MethodPut, "/v1/snapshot", q, f, info.Size)
+	res, err := api.SnapshotRestore(ctx, f, info.Size, *force)
 	if err != nil {
-		return c.fail(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return c.fail(fmt.Errorf("reading the answer from %s: %w", api.base.Host, err))
+		return c.fail(api.check(err))
 	}
 	if cc.jsonOut {
-		writeRaw(c.stdout, data)
+		writeJSONOut(c.stdout, res)
 		return exitOK
-	}
-	var res httpapi.SnapshotRestored
-	if err := json.Unmarshal(data, &res); err != nil {
-		return c.fail(fmt.Errorf("unexpected answer from %s: %w", api.base.Host, err))
 	}
 	fmt.Fprintf(c.stdout, "Restored %s: index %d, term %d, %d keys; committed at index %d\n",
 		pos[0], res.Index, res.Term, res.Keys, res.AppliedIndex)
@@ -173,40 +147,4 @@ func (c *cli) printSnapshotInfo(info snapshot.Info) {
 		{"Checksum OK", fmt.Sprint(info.ChecksumOK)},
 	}
 	_ = table(c.stdout, "FIELD\tVALUE", rows)
-}
-
-// stream sends a request whose body and answer are streamed, not held:
-// without the client's timeout (the context bounds it), and with size as
-// the Content-Length when body is not nil. A non-2xx answer becomes an
-// *apiError.
-func (a *apiClient) stream(ctx context.Context, method, path string, query url.Values, body io.Reader, size int64) (*http.Response, error) {
-	u := *a.base
-	u.Path = path
-	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.ContentLength = size
-		req.Header.Set("Content-Type", "application/octet-stream")
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	hc := *a.hc
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("interrupted: %w", err)
-		}
-		return nil, a.connError(err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, &apiError{Status: resp.StatusCode, Msg: errorMessage(resp.StatusCode, data)}
-	}
-	return resp, nil
 }

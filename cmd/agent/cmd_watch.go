@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
+	agentapi "github.com/clusteragent/agent/api"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -62,7 +60,6 @@ func (c *cli) cmdKVWatch(args []string) int {
 	if *wait <= 0 || *wait > 10*time.Minute {
 		return c.usageError(cc.fs, "-wait must be between 1ns and 10m, got %s", *wait)
 	}
-	api.hc.Timeout = *wait + *wait/16 + 30*time.Second
 	ctx, stop := c.interruptContext()
 	defer stop()
 	w := &watcher{api: api, t: t, stale: *stale, wait: *wait, json: cc.jsonOut, out: c.stdout, errOut: c.stderr}
@@ -148,43 +145,31 @@ func nextWatchIndex(held, answered uint64) uint64 {
 // read does one blocking read and returns the entries it shows by key and
 // the answer's index. A missing key is an empty map, not an error.
 func (w *watcher) read(ctx context.Context) (map[string]kvEntry, uint64, error) {
-	q := url.Values{"index": {strconv.FormatUint(w.index, 10)}, "wait": {w.wait.String()}}
-	if w.stale {
-		q.Set("stale", "")
-	}
-	path := kvPath(w.t.key)
-	if w.t.prefix {
-		path = "/v1/kv/"
-		q.Set("prefix", w.t.key)
-	}
-	data, h, err := w.api.doCtx(ctx, http.MethodGet, path, q, nil)
-	var ae *apiError
-	if !w.t.prefix && errors.As(err, &ae) && ae.Status == http.StatusNotFound && h.Get("X-Agent-Index") != "" {
-		data, err = []byte("[]"), nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	index, err := strconv.ParseUint(h.Get("X-Agent-Index"), 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("answer from %s has no valid X-Agent-Index", w.api.base.Host)
-	}
+	opts := &agentapi.QueryOptions{Stale: w.stale, WaitIndex: w.index, WaitTime: w.wait}
 	var list []kvEntry
-	if w.t.prefix || bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
-		err = json.Unmarshal(data, &list)
+	var meta agentapi.ReadMeta
+	var err error
+	if w.t.prefix || w.t.key == "" {
+		list, meta, err = w.api.KVList(ctx, w.t.key, opts)
 	} else {
 		var e kvEntry
-		err = json.Unmarshal(data, &e)
+		e, meta, err = w.api.KVGet(ctx, w.t.key, opts)
 		list = append(list, e)
+		if errors.Is(err, agentapi.ErrNotFound) && meta.Index != 0 {
+			list, err = nil, nil
+		}
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("unexpected answer from %s: %w", w.api.base.Host, err)
+		return nil, 0, w.api.check(err)
+	}
+	if meta.Index == 0 {
+		return nil, 0, fmt.Errorf("answer from %s has no valid X-Agent-Index", w.api.Host())
 	}
 	out := make(map[string]kvEntry, len(list))
 	for _, e := range list {
 		out[e.Key] = e
 	}
-	return out, index, nil
+	return out, meta.Index, nil
 }
 
 // diffEntries returns the changes from seen to next, in index order (then

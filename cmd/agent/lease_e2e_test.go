@@ -1,6 +1,8 @@
 package main
 
 import (
+	agentapi "github.com/clusteragent/agent/api"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -40,7 +42,7 @@ func TestLeaseCommandsAgainstARealAgent(t *testing.T) {
 	}
 	id := strings.TrimSpace(mustOK(run("lease", "grant", "30s")))
 	mustOK(run("kv", "put", "-lease", id, "svc/x", "1"))
-	var d leaseDetail
+	var d agentapi.LeaseDetail
 	out := mustOK(run("lease", "show", "-json", id))
 	if err := json.Unmarshal([]byte(out), &d); err != nil || d.ID != id || d.TTL != "30s" || len(d.Keys) != 1 || d.Keys[0] != "svc/x" {
 		t.Fatalf("show -json = %q (%v)", out, err)

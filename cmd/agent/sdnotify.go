@@ -5,8 +5,9 @@ import (
 	"net"
 	"os"
 
-	"github.com/clusteragent/agent/agent"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/clusteragent/agent/agent"
 )
 
 // The sd_notify protocol (sd_notify(3)), written out rather than taken from
