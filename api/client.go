@@ -191,7 +191,13 @@ type request struct {
 // read, closed and returned as a *StatusError.
 func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	u := c.base
-	u.Path = r.path
+	// r.path is escaped (a key's segments are); Path holds it decoded and
+	// RawPath keeps the escaping, so it is not escaped twice.
+	path, err := url.PathUnescape(r.path)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", r.path, err)
+	}
+	u.Path, u.RawPath = path, r.path
 	u.RawQuery = r.query.Encode()
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), r.body)
 	if err != nil {
