@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/clusteragent/agent/api"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -16,16 +18,6 @@ import (
 	"github.com/clusteragent/agent/internal/chaos/linearize"
 )
 
-// raftConfiguration is GET /v1/raft/configuration's answer.
-type raftConfiguration struct {
-	Index   uint64 `json:"index"`
-	Servers []struct {
-		ID       string `json:"id"`
-		Suffrage string `json:"suffrage"`
-		Leader   bool   `json:"leader"`
-	} `json:"servers"`
-}
-
 // leaderConfiguration finds the leader among nodes and returns its Raft
 // configuration as ID -> suffrage.
 func leaderConfiguration(ctx context.Context, obs *observer, nodes []string) (map[string]string, error) {
@@ -33,8 +25,12 @@ func leaderConfiguration(ctx context.Context, obs *observer, nodes []string) (ma
 	if err != nil {
 		return nil, err
 	}
-	var conf raftConfiguration
-	if err := getJSON(ctx, obs.hc, obs.cluster.URL(leader)+"/v1/raft/configuration", &conf); err != nil {
+	c, err := obs.client(leader)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := c.RaftConfiguration(ctx)
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]string, len(conf.Servers))
@@ -72,11 +68,12 @@ func converged(ctx context.Context, obs *observer, live, retired []string, s Aut
 		}
 	}
 	for _, n := range live {
-		var members []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
+		c, err := obs.client(n)
+		if err != nil {
+			return err
 		}
-		if err := getJSON(ctx, obs.hc, obs.cluster.URL(n)+"/v1/members", &members); err != nil {
+		members, err := c.Members(ctx)
+		if err != nil {
 			return err
 		}
 		status := map[string]string{}
@@ -117,18 +114,16 @@ func converged(ctx context.Context, obs *observer, live, retired []string, s Aut
 }
 
 // kvEntry is one element of GET /v1/kv/?prefix='s answer.
-type kvEntry struct {
-	Key         string `json:"key"`
-	Value       string `json:"value"`
-	CreateIndex uint64 `json:"create_index"`
-	ModifyIndex uint64 `json:"modify_index"`
-}
+type kvEntry = api.KVEntry
 
 // localState reads node's own copy of the suite's keys (a stale read, so
 // it is that node's state machine, not the leader's).
 func localState(ctx context.Context, obs *observer, node string) ([]kvEntry, error) {
-	var entries []kvEntry
-	err := getJSON(ctx, obs.hc, obs.cluster.URL(node)+"/v1/kv/?prefix="+KeyPrefix+"&stale", &entries)
+	c, err := obs.client(node)
+	if err != nil {
+		return nil, err
+	}
+	entries, _, err := c.KVList(ctx, KeyPrefix, &api.QueryOptions{Stale: true})
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	return entries, err
 }
@@ -170,8 +165,8 @@ func lostWrites(acks []ack, final []kvEntry, ops []porcupine.Operation) []string
 		if present && a.Index > e.ModifyIndex {
 			out = append(out, fmt.Sprintf("acknowledged %s at index %d lost: %s ends at modify index %d", kindOf(a), a.Index, a.Key, e.ModifyIndex))
 		}
-		if present && !a.Delete && a.Index == e.ModifyIndex && a.Value != decodeValue(e.Value) {
-			out = append(out, fmt.Sprintf("acknowledged put of %q to %s at index %d lost: the key holds %q", a.Value, a.Key, a.Index, decodeValue(e.Value)))
+		if present && !a.Delete && a.Index == e.ModifyIndex && a.Value != string(e.Value) {
+			out = append(out, fmt.Sprintf("acknowledged put of %q to %s at index %d lost: the key holds %q", a.Value, a.Key, a.Index, e.Value))
 		}
 		if a.Delete {
 			lastDel[a.Key] = max(lastDel[a.Key], a.Index)
@@ -193,16 +188,6 @@ func kindOf(a ack) string {
 		return "delete of " + a.Key
 	}
 	return fmt.Sprintf("put of %q to %s", a.Value, a.Key)
-}
-
-// decodeValue undoes the API's base64; a value that does not decode is
-// returned as is, and then never equals a value the suite wrote.
-func decodeValue(v string) string {
-	var s []byte
-	if err := json.Unmarshal([]byte(`"`+v+`"`), &s); err != nil {
-		return v
-	}
-	return string(s)
 }
 
 // RemovalPassMessage is the log message autopilot writes for each pass that

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/clusteragent/agent/internal/chaos/linearize"
 )
-
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func TestLostWrites(t *testing.T) {
 	unknownDelete := []porcupine.Operation{{
@@ -31,18 +28,18 @@ func TestLostWrites(t *testing.T) {
 		{
 			name:  "latest write kept",
 			acks:  []ack{{Key: "chaos/k0", Value: "a", Index: 5}, {Key: "chaos/k0", Value: "b", Index: 9}},
-			final: []kvEntry{{Key: "chaos/k0", Value: b64("b"), CreateIndex: 5, ModifyIndex: 9}},
+			final: []kvEntry{{Key: "chaos/k0", Value: []byte("b"), CreateIndex: 5, ModifyIndex: 9}},
 		},
 		{
 			name:  "acked write above the final index is lost",
 			acks:  []ack{{Key: "chaos/k0", Value: "a", Index: 5}, {Key: "chaos/k0", Value: "b", Index: 9}},
-			final: []kvEntry{{Key: "chaos/k0", Value: b64("a"), CreateIndex: 5, ModifyIndex: 5}},
+			final: []kvEntry{{Key: "chaos/k0", Value: []byte("a"), CreateIndex: 5, ModifyIndex: 5}},
 			want:  []string{`put of "b" to chaos/k0 at index 9 lost`},
 		},
 		{
 			name:  "same index, other value",
 			acks:  []ack{{Key: "chaos/k0", Value: "a", Index: 5}},
-			final: []kvEntry{{Key: "chaos/k0", Value: b64("z"), CreateIndex: 5, ModifyIndex: 5}},
+			final: []kvEntry{{Key: "chaos/k0", Value: []byte("z"), CreateIndex: 5, ModifyIndex: 5}},
 			want:  []string{`the key holds "z"`},
 		},
 		{
@@ -62,7 +59,7 @@ func TestLostWrites(t *testing.T) {
 		{
 			name:  "acked delete above the final index is lost",
 			acks:  []ack{{Key: "chaos/k0", Delete: true, Index: 11}},
-			final: []kvEntry{{Key: "chaos/k0", Value: b64("a"), CreateIndex: 5, ModifyIndex: 5}},
+			final: []kvEntry{{Key: "chaos/k0", Value: []byte("a"), CreateIndex: 5, ModifyIndex: 5}},
 			want:  []string{"delete of chaos/k0 at index 11 lost"},
 		},
 	}

@@ -1,14 +1,16 @@
 package chaos
 
 import (
+	"errors"
+
+	"github.com/clusteragent/agent/api"
+
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -77,6 +79,7 @@ type leaseClient struct {
 	id    int
 	c     Cluster
 	hc    *http.Client
+	apis  apiClients
 	rng   *rand.Rand
 	nodes func() []string
 	h     *leaseHistory
@@ -92,6 +95,7 @@ func runLeaseTraffic(ctx context.Context, c Cluster, clients, contenders int, ti
 			defer wg.Done()
 			lc := &leaseClient{id: i, c: c, nodes: nodes, h: h, rng: rand.New(rand.NewPCG(seed, 0x1ea5e+uint64(i))),
 				hc: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}}
+			lc.apis = apiClients{hc: lc.hc, byURL: map[string]*api.Client{}}
 			defer lc.hc.CloseIdleConnections()
 			for ctx.Err() == nil {
 				if i < clients {
@@ -106,24 +110,38 @@ func runLeaseTraffic(ctx context.Context, c Cluster, clients, contenders int, ti
 	return h
 }
 
-// base picks a node at random, as a load balancer would.
-func (lc *leaseClient) base() string {
+// errNoNode: every node is stopped; the call fails like a refused dial.
+var errNoNode = errors.New("no node to send to")
+
+// pick picks a node at random, as a load balancer would, and returns its
+// client.
+func (lc *leaseClient) pick() (*api.Client, error) {
 	list := lc.nodes()
 	if len(list) == 0 {
-		return ""
+		return nil, errNoNode
 	}
-	return lc.c.URL(list[lc.rng.IntN(len(list))])
+	return lc.apis.get(lc.c.URL(list[lc.rng.IntN(len(list))]))
+}
+
+// call runs f on a picked node's client.
+func (lc *leaseClient) call(f func(c *api.Client) error) error {
+	c, err := lc.pick()
+	if err != nil {
+		return err
+	}
+	return f(c)
 }
 
 // grant grants a lease; 0 when it was not acknowledged.
 func (lc *leaseClient) grant(ctx context.Context) uint64 {
 	sent := time.Now()
-	code, body, err := do(ctx, lc.hc, http.MethodPost, lc.base()+"/v1/lease", strings.NewReader(`{"ttl":"`+leaseTTL.String()+`"}`))
-	var info struct {
-		ID string `json:"id"`
-	}
-	if err != nil || code != http.StatusOK || json.Unmarshal(body, &info) != nil {
-		lc.h.count(fmt.Sprintf("grant failed (%d)", code))
+	var info api.LeaseInfo
+	err := lc.call(func(c *api.Client) (err error) {
+		info, err = c.LeaseGrant(ctx, leaseTTL)
+		return err
+	})
+	if err != nil {
+		lc.h.count(fmt.Sprintf("grant failed (%d)", statusOf(err)))
 		return 0
 	}
 	id, perr := strconv.ParseUint(info.ID, 10, 64)
@@ -138,12 +156,15 @@ func (lc *leaseClient) grant(ctx context.Context) uint64 {
 // when the lease is no more (404).
 func (lc *leaseClient) renew(ctx context.Context, id uint64) (ok, gone bool) {
 	sent := time.Now()
-	code, _, err := do(ctx, lc.hc, http.MethodPut, lc.base()+"/v1/lease/"+strconv.FormatUint(id, 10)+"/renew", nil)
+	err := lc.call(func(c *api.Client) error {
+		_, err := c.LeaseRenew(ctx, strconv.FormatUint(id, 10))
+		return err
+	})
 	switch {
-	case err == nil && code == http.StatusOK:
+	case err == nil:
 		lc.h.ack(id, sent)
 		return true, false
-	case err == nil && code == http.StatusNotFound:
+	case errors.Is(err, api.ErrNotFound):
 		lc.h.count("renew of a gone lease")
 		return false, true
 	}
@@ -154,7 +175,10 @@ func (lc *leaseClient) renew(ctx context.Context, id uint64) (ok, gone bool) {
 // revoke revokes id (best effort) and returns when it was sent.
 func (lc *leaseClient) revoke(ctx context.Context, id uint64) time.Time {
 	sent := time.Now()
-	_, _, _ = do(ctx, lc.hc, http.MethodDelete, lc.base()+"/v1/lease/"+strconv.FormatUint(id, 10), nil)
+	_ = lc.call(func(c *api.Client) error {
+		_, err := c.LeaseRevoke(ctx, strconv.FormatUint(id, 10))
+		return err
+	})
 	return sent
 }
 
@@ -167,8 +191,11 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 		return
 	}
 	key := fmt.Sprintf("%slease/c%d-%d", KeyPrefix, lc.id, id)
-	code, _, err := do(ctx, lc.hc, http.MethodPut, lc.base()+"/v1/kv/"+key+"?lease="+strconv.FormatUint(id, 10), strings.NewReader("v"))
-	if err != nil || code != http.StatusOK {
+	err := lc.call(func(c *api.Client) error {
+		_, err := c.KVPut(ctx, key, []byte("v"), &api.PutOptions{Lease: strconv.FormatUint(id, 10)})
+		return err
+	})
+	if err != nil {
 		lc.h.count("attach failed")
 		lc.revoke(ctx, id)
 		return
@@ -199,13 +226,16 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 // read reads key back (linearizable) and records the answer.
 func (lc *leaseClient) read(ctx context.Context, id uint64, key string, attached, revoked time.Time) {
 	sent := time.Now()
-	code, _, err := do(ctx, lc.hc, http.MethodGet, lc.base()+"/v1/kv/"+key, nil)
-	if err != nil || (code != http.StatusOK && code != http.StatusNotFound) {
+	err := lc.call(func(c *api.Client) error {
+		_, _, err := c.KVGet(ctx, key, nil)
+		return err
+	})
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
 		return
 	}
 	lc.h.mu.Lock()
 	defer lc.h.mu.Unlock()
-	lc.h.reads = append(lc.h.reads, leaseRead{Lease: id, Key: key, Sent: sent, At: time.Now(), Found: code == http.StatusOK,
+	lc.h.reads = append(lc.h.reads, leaseRead{Lease: id, Key: key, Sent: sent, At: time.Now(), Found: err == nil,
 		AttachedAt: attached, RevokedSent: revoked})
 }
 
@@ -220,10 +250,13 @@ func (lc *leaseClient) lockRound(ctx context.Context) {
 	lc.h.mu.Lock()
 	end := lc.h.safeUntil(id) // from the grant's send time
 	lc.h.mu.Unlock()
-	code, body, err := do(ctx, lc.hc, http.MethodPut, lc.base()+"/v1/kv/"+LockKey+"?cas=0&lease="+strconv.FormatUint(id, 10),
-		strings.NewReader(fmt.Sprintf("c%d-%d", lc.id, id)))
-	var w writeAnswer
-	if err != nil || code != http.StatusOK || json.Unmarshal(body, &w) != nil || !w.OK {
+	var w api.KVWrite
+	err := lc.call(func(c *api.Client) (err error) {
+		w, err = c.KVPut(ctx, LockKey, []byte(fmt.Sprintf("c%d-%d", lc.id, id)),
+			&api.PutOptions{CAS: api.Index(0), Lease: strconv.FormatUint(id, 10)})
+		return err
+	})
+	if err != nil {
 		lc.revoke(ctx, id)
 		sleepCtx(ctx, time.Duration(50+lc.rng.IntN(200))*time.Millisecond) // back off before contending again
 		return
@@ -240,7 +273,10 @@ func (lc *leaseClient) lockRound(ctx context.Context) {
 		}
 	}
 	release := time.Now()
-	_, _, _ = do(ctx, lc.hc, http.MethodDelete, lc.base()+"/v1/kv/"+LockKey+"?cas="+strconv.FormatUint(w.Index, 10), nil)
+	_ = lc.call(func(c *api.Client) error {
+		_, err := c.KVDelete(ctx, LockKey, &api.PutOptions{CAS: api.Index(w.Index)})
+		return err
+	})
 	lc.revoke(ctx, id)
 	hold.End = minTime(end, release)
 	lc.h.mu.Lock()
@@ -301,4 +337,14 @@ func checkLocks(h *leaseHistory) []string {
 		}
 	}
 	return out
+}
+
+// statusOf is the HTTP status of an agent's error answer, 0 for any other
+// failure.
+func statusOf(err error) int {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode
+	}
+	return 0
 }

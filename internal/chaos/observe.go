@@ -9,12 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/clusteragent/agent/agent/httpapi"
-	"github.com/clusteragent/agent/internal/httpjson"
+	"github.com/clusteragent/agent/api"
 )
 
 // nodeStatus is GET /v1/status, in the API's own type.
-type nodeStatus = httpapi.Status
+type nodeStatus = api.Status
 
 // observer samples every node's status through the client API while a run
 // goes on, to catch two leaders in one term, and answers the nemesis's
@@ -22,6 +21,9 @@ type nodeStatus = httpapi.Status
 type observer struct {
 	cluster Cluster
 	hc      *http.Client
+	// clientsMu guards clients, each node's API client over hc.
+	clientsMu sync.Mutex
+	clients   apiClients
 
 	mu      sync.Mutex
 	leaders map[uint64]map[string]bool // term -> nodes that reported leading in it
@@ -29,9 +31,11 @@ type observer struct {
 }
 
 func newObserver(c Cluster) *observer {
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	return &observer{
 		cluster: c,
-		hc:      &http.Client{Timeout: time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
+		hc:      hc,
+		clients: apiClients{hc: hc, byURL: map[string]*api.Client{}},
 		leaders: map[uint64]map[string]bool{},
 	}
 }
@@ -95,11 +99,20 @@ func (o *observer) record(node string, st nodeStatus) {
 	o.leaders[st.Term][node] = true
 }
 
+// client is node's API client.
+func (o *observer) client(node string) (*api.Client, error) {
+	o.clientsMu.Lock()
+	defer o.clientsMu.Unlock()
+	return o.clients.get(o.cluster.URL(node))
+}
+
 // status asks node for its status.
 func (o *observer) status(ctx context.Context, node string) (nodeStatus, error) {
-	var st nodeStatus
-	err := getJSON(ctx, o.hc, o.cluster.URL(node)+"/v1/status", &st)
-	return st, err
+	c, err := o.client(node)
+	if err != nil {
+		return nodeStatus{}, err
+	}
+	return c.Status(ctx)
 }
 
 // leader polls every node in nodes now and returns the leader with the
@@ -163,9 +176,4 @@ func (o *observer) sampleCount() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.samples
-}
-
-// getJSON GETs u and decodes a 200 answer into v.
-func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
-	return httpjson.Get(ctx, hc, u, v)
 }

@@ -1,17 +1,15 @@
 package chaos
 
 import (
+	"github.com/clusteragent/agent/api"
+
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +117,7 @@ func (t *traffic) client(ctx context.Context, id int, nodes func() []string) {
 		Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true},
 	}
 	defer hc.CloseIdleConnections()
+	clients := apiClients{hc: hc, byURL: map[string]*api.Client{}}
 	lastIndex := map[string]uint64{}
 	interval := time.Duration(float64(time.Second) / t.cfg.Rate)
 	tick := time.NewTicker(interval)
@@ -133,79 +132,68 @@ func (t *traffic) client(ctx context.Context, id int, nodes func() []string) {
 		if len(list) == 0 {
 			continue
 		}
-		base := t.cluster.URL(list[rng.IntN(len(list))])
+		c, err := clients.get(t.cluster.URL(list[rng.IntN(len(list))]))
+		if err != nil {
+			continue // a node's URL the client cannot parse: nothing to send
+		}
 		key := KeyPrefix + "k" + strconv.Itoa(rng.IntN(t.cfg.Keys))
 		switch p := rng.IntN(100); {
 		case p < 45:
-			t.get(ctx, hc, id, base, key, lastIndex)
+			t.get(ctx, c, id, key, lastIndex)
 		case p < 70:
-			t.put(ctx, hc, id, base, key, fmt.Sprintf("c%d-%d", id, seq), nil)
+			t.put(ctx, c, id, key, fmt.Sprintf("c%d-%d", id, seq), nil)
 		case p < 90:
 			cas := lastIndex[key]
-			t.put(ctx, hc, id, base, key, fmt.Sprintf("c%d-%d", id, seq), &cas)
+			t.put(ctx, c, id, key, fmt.Sprintf("c%d-%d", id, seq), &cas)
 		default:
 			var cas *uint64
 			if rng.IntN(2) == 0 {
 				c := lastIndex[key]
 				cas = &c
 			}
-			t.del(ctx, hc, id, base, key, cas)
+			t.del(ctx, c, id, key, cas)
 		}
 	}
 }
 
-// entry is GET /v1/kv/{key}'s answer.
-type entry struct {
-	Key         string `json:"key"`
-	Value       string `json:"value"`
-	CreateIndex uint64 `json:"create_index"`
-	ModifyIndex uint64 `json:"modify_index"`
+// apiClients are one traffic client's API clients, one per node URL, over
+// one HTTP client.
+type apiClients struct {
+	hc    *http.Client
+	byURL map[string]*api.Client
 }
 
-// writeAnswer is PUT's and DELETE's answer.
-type writeAnswer struct {
-	OK    bool   `json:"ok"`
-	Index uint64 `json:"index"`
+func (a apiClients) get(base string) (*api.Client, error) {
+	if c, ok := a.byURL[base]; ok {
+		return c, nil
+	}
+	c, err := api.NewClient(api.Config{Address: base, HTTPClient: a.hc})
+	if err != nil {
+		return nil, err
+	}
+	a.byURL[base] = c
+	return c, nil
 }
 
-func (t *traffic) get(ctx context.Context, hc *http.Client, id int, base, key string, last map[string]uint64) {
+func (t *traffic) get(ctx context.Context, c *api.Client, id int, key string, last map[string]uint64) {
 	p := t.rec.BeginGet(id, key)
-	code, body, err := do(ctx, hc, http.MethodGet, base+"/v1/kv/"+key, nil)
+	e, _, err := c.KVGet(ctx, key, nil)
 	switch {
-	case err != nil || (code != http.StatusOK && code != http.StatusNotFound):
-		p.Failed()
-		t.counts.failed.Add(1)
-	case code == http.StatusNotFound:
+	case errors.Is(err, api.ErrNotFound):
 		p.Done(linearize.GetResult{})
 		last[key] = 0
 		t.counts.ok.Add(1)
+	case err != nil:
+		p.Failed()
+		t.counts.failed.Add(1)
 	default:
-		var e entry
-		val, derr := decodeEntry(body, &e)
-		if derr != nil {
-			p.Failed()
-			t.counts.failed.Add(1)
-			return
-		}
-		p.Done(linearize.GetResult{Found: true, Value: val, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
+		p.Done(linearize.GetResult{Found: true, Value: string(e.Value), CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
 		last[key] = e.ModifyIndex
 		t.counts.ok.Add(1)
 	}
 }
 
-func decodeEntry(body []byte, e *entry) (string, error) {
-	if err := json.Unmarshal(body, e); err != nil {
-		return "", err
-	}
-	v, err := base64.StdEncoding.DecodeString(e.Value)
-	return string(v), err
-}
-
-func (t *traffic) put(ctx context.Context, hc *http.Client, id int, base, key, value string, cas *uint64) {
-	u := base + "/v1/kv/" + key
-	if cas != nil {
-		u += "?cas=" + strconv.FormatUint(*cas, 10)
-	}
+func (t *traffic) put(ctx context.Context, c *api.Client, id int, key, value string, cas *uint64) {
 	t.writtenMu.Lock()
 	if t.written[key] == nil {
 		t.written[key] = map[string]bool{}
@@ -213,50 +201,38 @@ func (t *traffic) put(ctx context.Context, hc *http.Client, id int, base, key, v
 	t.written[key][value] = true
 	t.writtenMu.Unlock()
 	p, sent := t.rec.BeginPut(id, key, value, cas), time.Now()
-	code, body, err := do(ctx, hc, http.MethodPut, u, strings.NewReader(value))
-	t.finishWrite(p, ack{Key: key, Value: value, Sent: sent}, code, body, err)
+	res, err := c.KVPut(ctx, key, []byte(value), &api.PutOptions{CAS: cas})
+	t.finishWrite(p, ack{Key: key, Value: value, Sent: sent}, res, err)
 }
 
-func (t *traffic) del(ctx context.Context, hc *http.Client, id int, base, key string, cas *uint64) {
-	u := base + "/v1/kv/" + key
-	if cas != nil {
-		u += "?cas=" + strconv.FormatUint(*cas, 10)
-	}
+func (t *traffic) del(ctx context.Context, c *api.Client, id int, key string, cas *uint64) {
 	p, sent := t.rec.BeginDelete(id, key, cas), time.Now()
-	code, body, err := do(ctx, hc, http.MethodDelete, u, nil)
-	t.finishWrite(p, ack{Key: key, Delete: true, Sent: sent}, code, body, err)
+	res, err := c.KVDelete(ctx, key, &api.PutOptions{CAS: cas})
+	t.finishWrite(p, ack{Key: key, Delete: true, Sent: sent}, res, err)
 }
 
 // finishWrite classifies a write's answer. Only a refused dial or a 4xx
 // proves the write was not applied; anything else without a 200 may have
 // been (the request may have reached the leader before the error).
-func (t *traffic) finishWrite(p *linearize.PendingWrite, w ack, code int, body []byte, err error) {
+func (t *traffic) finishWrite(p *linearize.PendingWrite, w ack, res api.KVWrite, err error) {
+	var se *api.StatusError
 	switch {
-	case err != nil && refused(err):
-		p.Failed()
-		t.counts.failed.Add(1)
-	case err != nil:
-		p.Unknown()
-		t.counts.unknown.Add(1)
-	case code >= 400 && code < 500:
-		p.Failed()
-		t.counts.failed.Add(1)
-	case code != http.StatusOK:
-		p.Unknown()
-		t.counts.unknown.Add(1)
-	default:
-		var a writeAnswer
-		if jerr := json.Unmarshal(body, &a); jerr != nil {
-			p.Unknown()
-			t.counts.unknown.Add(1)
-			return
-		}
-		p.Done(linearize.WriteResult{OK: a.OK, Index: a.Index})
+	case err == nil || errors.Is(err, api.ErrCASFailed):
+		p.Done(linearize.WriteResult{OK: res.OK, Index: res.Index})
 		t.counts.ok.Add(1)
-		if a.OK {
-			w.Index, w.At = a.Index, time.Now()
+		if res.OK {
+			w.Index, w.At = res.Index, time.Now()
 			t.acked.add(w)
 		}
+	case errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500:
+		p.Failed()
+		t.counts.failed.Add(1)
+	case refused(err):
+		p.Failed()
+		t.counts.failed.Add(1)
+	default:
+		p.Unknown()
+		t.counts.unknown.Add(1)
 	}
 }
 
@@ -268,22 +244,4 @@ func refused(err error) bool {
 		return true
 	}
 	return false
-}
-
-// do sends one request and reads the whole answer (bounded).
-func do(ctx context.Context, hc *http.Client, method, u string, body io.Reader) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, b, nil
 }

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/clusteragent/agent/api"
+
 	"context"
 	"net"
 	"net/http"
@@ -20,8 +22,15 @@ func TestRefusedClassification(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	hc := &http.Client{Timeout: 200 * time.Millisecond}
-	_, _, err = do(context.Background(), hc, http.MethodPut, "http://"+closed+"/v1/kv/x", nil)
+	put := func(addr string) error {
+		c, err := api.NewClient(api.Config{Address: addr, Timeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.KVPut(context.Background(), "x", nil, nil)
+		return err
+	}
+	err = put(closed)
 	if err == nil || !refused(err) {
 		t.Errorf("dial to a closed port: err %v, refused %v; want refused", err, refused(err))
 	}
@@ -30,7 +39,7 @@ func TestRefusedClassification(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
 	defer srv.Close()
 	defer close(hang)
-	_, _, err = do(context.Background(), hc, http.MethodPut, srv.URL+"/v1/kv/x", nil)
+	err = put(srv.URL)
 	if err == nil || refused(err) {
 		t.Errorf("timeout after sending: err %v, refused %v; want an error that is not refused", err, refused(err))
 	}

@@ -1,9 +1,12 @@
 package chaos
 
 import (
+	"errors"
+
+	"github.com/clusteragent/agent/api"
+
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -54,6 +57,7 @@ func runWatchers(ctx context.Context, c Cluster, keys int, timeout time.Duration
 func (w *watchers) watch(ctx context.Context, c Cluster, key string, timeout time.Duration, rng *rand.Rand, nodes func() []string) {
 	hc := &http.Client{Timeout: watchWait + timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
+	clients := apiClients{hc: hc, byURL: map[string]*api.Client{}}
 	var index uint64
 	for ctx.Err() == nil {
 		list := nodes()
@@ -61,8 +65,11 @@ func (w *watchers) watch(ctx context.Context, c Cluster, key string, timeout tim
 			sleepCtx(ctx, 50*time.Millisecond)
 			continue
 		}
-		u := fmt.Sprintf("%s/v1/kv/%s?index=%d&wait=%s", c.URL(list[rng.IntN(len(list))]), key, index, watchWait)
-		o, ok := blockingGet(ctx, hc, u)
+		cl, err := clients.get(c.URL(list[rng.IntN(len(list))]))
+		if err != nil {
+			return // the cluster hands out URLs the client cannot use: nothing to watch
+		}
+		o, ok := blockingGet(ctx, cl, key, index)
 		if !ok {
 			sleepCtx(ctx, 50*time.Millisecond) // poll interval after a failed read
 			continue
@@ -77,37 +84,18 @@ func (w *watchers) watch(ctx context.Context, c Cluster, key string, timeout tim
 
 // blockingGet sends one blocking read; ok is false unless it answered 200
 // or 404 with an index.
-func blockingGet(ctx context.Context, hc *http.Client, u string) (watchObs, bool) {
+func blockingGet(ctx context.Context, c *api.Client, key string, index uint64) (watchObs, bool) {
 	o := watchObs{Sent: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return o, false
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return o, false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	e, meta, err := c.KVGet(ctx, key, &api.QueryOptions{WaitIndex: index, WaitTime: watchWait})
 	o.At = time.Now()
-	idx, perr := strconv.ParseUint(resp.Header.Get("X-Agent-Index"), 10, 64)
-	if err != nil || perr != nil {
+	if (err != nil && !errors.Is(err, api.ErrNotFound)) || meta.Index == 0 {
 		return o, false
 	}
-	o.Index = idx
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return o, true
-	case http.StatusOK:
-		var e entry
-		val, derr := decodeEntry(body, &e)
-		if derr != nil {
-			return o, false
-		}
-		o.Found, o.Value, o.Modify = true, val, e.ModifyIndex
-		return o, true
+	o.Index = meta.Index
+	if err == nil {
+		o.Found, o.Value, o.Modify = true, string(e.Value), e.ModifyIndex
 	}
-	return o, false
+	return o, true
 }
 
 // all returns the observations by key.
