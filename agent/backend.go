@@ -239,8 +239,7 @@ func (a *Agent) leaderAddrFromServers() string {
 		if m.Meta.Role != discovery.RoleServer || m.Status != discovery.StatusAlive || !a.sameCluster(m) {
 			continue
 		}
-		var st httpapi.Status
-		if err := a.peers.do(ctx, "GET", m.Meta.RaftAddr, "/v1/status", &st); err == nil && st.LeaderAddr != "" {
+		if st, err := a.peers.Status(ctx, m.Meta.RaftAddr); err == nil && st.LeaderAddr != "" {
 			return st.LeaderAddr
 		}
 	}

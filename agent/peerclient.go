@@ -2,16 +2,14 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/clusteragent/agent/agent/autopilot"
-	"github.com/clusteragent/agent/agent/httpapi"
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/tlsutil"
 )
 
@@ -66,47 +64,45 @@ func (p *peerClient) FetchStats(ctx context.Context, m autopilot.Member) (autopi
 }
 
 // Stats fetches GET /v1/internal/stats from the server at raftAddr.
-func (p *peerClient) Stats(ctx context.Context, raftAddr string) (httpapi.ServerStats, error) {
-	var st httpapi.ServerStats
-	err := p.do(ctx, http.MethodGet, raftAddr, "/v1/internal/stats", &st)
-	return st, err
+func (p *peerClient) Stats(ctx context.Context, raftAddr string) (api.ServerStats, error) {
+	c, err := p.api(raftAddr)
+	if err != nil {
+		return api.ServerStats{}, err
+	}
+	st, err := c.ServerStats(ctx)
+	if err != nil {
+		return api.ServerStats{}, fmt.Errorf("stats of %s: %w", raftAddr, err)
+	}
+	return st, nil
+}
+
+// Status fetches GET /v1/status from the server at raftAddr.
+func (p *peerClient) Status(ctx context.Context, raftAddr string) (api.Status, error) {
+	c, err := p.api(raftAddr)
+	if err != nil {
+		return api.Status{}, err
+	}
+	return c.Status(ctx)
 }
 
 // RemovePeer asks the server at raftAddr (the leader, or one that forwards
 // to it) to remove id from Raft.
 func (p *peerClient) RemovePeer(ctx context.Context, raftAddr, id string) error {
-	return p.do(ctx, http.MethodDelete, raftAddr, "/v1/raft/peers/"+url.PathEscape(id), nil)
+	c, err := p.api(raftAddr)
+	if err != nil {
+		return err
+	}
+	if err := c.RaftRemovePeer(ctx, id); err != nil {
+		return fmt.Errorf("removing %s through %s: %w", id, raftAddr, err)
+	}
+	return nil
 }
 
-func (p *peerClient) do(ctx context.Context, method, raftAddr, path string, out any) error {
+// api is a client of the agent API served on raftAddr's port, over the
+// shared transport. It is cheap: a URL and the shared http.Client.
+func (p *peerClient) api(raftAddr string) (*api.Client, error) {
 	if raftAddr == "" {
-		return fmt.Errorf("no address known")
+		return nil, errors.New("no address known")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.scheme+"://"+raftAddr+path, nil)
-	if err != nil {
-		return err
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e httpapi.ErrorBody
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s %s: %s (%d)", method, path, e.Error, resp.StatusCode)
-		}
-		return fmt.Errorf("%s %s: status %d", method, path, resp.StatusCode)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(body, out)
+	return api.NewClient(api.Config{Address: p.scheme + "://" + raftAddr, Token: p.token, HTTPClient: p.client})
 }
