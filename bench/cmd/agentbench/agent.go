@@ -171,29 +171,40 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 	side.Memory.LoadClients = slices.Max(plan.Clients)
 
 	value := load.Value(plan.ValueSize)
-	var clients []*agentcluster.KVClient
+	var clients []*kvClient
 	closeAll := func() {
 		for _, kc := range clients {
-			kc.Close()
+			kc.close()
 		}
 		clients = nil
 	}
 	defer closeAll()
-	client := func() *agentcluster.KVClient {
-		kc := agentcluster.NewKVClient(leader.URL)
+	client := func() (*kvClient, error) {
+		kc, err := newKVClient(leader.URL)
+		if err != nil {
+			return nil, err
+		}
 		clients = append(clients, kc)
-		return kc
+		return kc, nil
 	}
 	putOp := func(worker int) (load.Op, error) {
-		kc := client()
+		kc, err := client()
+		if err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context, seq int) error {
-			return kc.Put(ctx, load.PutKey(worker, seq), value)
+			_, err := kc.KVPut(ctx, load.PutKey(worker, seq), value, nil)
+			return err
 		}, nil
 	}
 	getOp := func(worker int) (load.Op, error) {
-		kc := client()
+		kc, err := client()
+		if err != nil {
+			return nil, err
+		}
 		return func(ctx context.Context, seq int) error {
-			return kc.Get(ctx, load.GetKey(worker, seq))
+			_, _, err := kc.KVGet(ctx, load.GetKey(worker, seq), nil)
+			return err
 		}, nil
 	}
 	// level runs one level between two readings of the terms, and moves
@@ -239,9 +250,12 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 			return nil, nil, err
 		}
 	}
-	pre := client()
+	pre, err := client()
+	if err != nil {
+		return nil, nil, err
+	}
 	for i := range load.GetKeys {
-		if err := pre.Put(ctx, load.GetKey(0, i), value); err != nil {
+		if _, err := pre.KVPut(ctx, load.GetKey(0, i), value, nil); err != nil {
 			return nil, nil, fmt.Errorf("preload: %w", err)
 		}
 	}

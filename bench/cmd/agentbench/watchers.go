@@ -1,10 +1,11 @@
 package main
 
 import (
+	"github.com/clusteragent/agent/api"
+
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -34,7 +35,7 @@ const (
 	// watcherIdleWindow is how long CPU is counted with every watcher idle.
 	watcherIdleWindow = 10 * time.Second
 	// watchWait is the wait the watchers ask for: longer than the stage.
-	watchWait = "10m"
+	watchWait = 10 * time.Minute
 )
 
 // watcherFigures are the stage's results.
@@ -51,7 +52,7 @@ type watcherFigures struct {
 
 // watchClient runs the watchers and counts their answers.
 type watchClient struct {
-	base    string
+	api     *api.Client
 	hc      *http.Client
 	answers atomic.Int64
 	mu      sync.Mutex
@@ -70,8 +71,11 @@ func measureWatchers(ctx context.Context, binary, dir string, n int) (watcherFig
 	}
 	defer c.Close()
 	node := c.Nodes[0]
-	wc := &watchClient{base: node.URL, hc: &http.Client{Transport: &http.Transport{
+	wc := &watchClient{hc: &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: n + hotWatchers, DisableCompression: true}}}
+	if wc.api, err = api.NewClient(api.Config{Address: node.URL, HTTPClient: wc.hc}); err != nil {
+		return f, err
+	}
 	defer wc.hc.CloseIdleConnections()
 	log.Printf("watchers: writing %d keys", n+1)
 	indexes, err := wc.fill(ctx, n)
@@ -142,41 +146,18 @@ func (wc *watchClient) fill(ctx context.Context, n int) ([]uint64, error) {
 
 // put writes key and returns the index it got.
 func (wc *watchClient) put(ctx context.Context, key string) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, wc.base+"/v1/kv/"+key, strings.NewReader("v"))
+	res, err := wc.api.KVPut(ctx, key, []byte("v"), nil)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("put %s: %w", key, err)
 	}
-	resp, err := wc.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("put %s: %d %s", key, resp.StatusCode, body)
-	}
-	i := strings.Index(string(body), `"index":`)
-	if i < 0 {
-		return 0, fmt.Errorf("put %s: no index in %s", key, body)
-	}
-	digits := strings.TrimLeft(string(body[i+len(`"index":`):]), " ")
-	end := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' })
-	if end < 0 {
-		end = len(digits)
-	}
-	return strconv.ParseUint(digits[:end], 10, 64)
+	return res.Index, nil
 }
 
 // watch keeps a blocking read on key open until ctx ends, passing back
 // the index it got each time, and counts the answers.
 func (wc *watchClient) watch(ctx context.Context, key string, index uint64, hot bool) {
 	for ctx.Err() == nil {
-		u := fmt.Sprintf("%s/v1/kv/%s?index=%d&wait=%s", wc.base, key, index, watchWait)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return
-		}
-		resp, err := wc.hc.Do(req)
+		_, meta, err := wc.api.KVGet(ctx, key, &api.QueryOptions{WaitIndex: index, WaitTime: watchWait})
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Printf("watch %s: %v", key, err)
@@ -184,10 +165,8 @@ func (wc *watchClient) watch(ctx context.Context, key string, index uint64, hot 
 			}
 			continue
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if next, err := strconv.ParseUint(resp.Header.Get("X-Agent-Index"), 10, 64); err == nil {
-			index = next
+		if meta.Index != 0 {
+			index = meta.Index
 		}
 		now := time.Now()
 		wc.answers.Add(1)
@@ -239,7 +218,7 @@ func waitBlocked(ctx context.Context, wc *watchClient, node *agentcluster.Node, 
 	var last float64
 	for time.Now().Before(deadline) {
 		var err error
-		if last, err = metric(ctx, wc.hc, node.URL, "go_goroutines"); err == nil && last >= float64(n) {
+		if last, err = metric(ctx, wc.api, "go_goroutines"); err == nil && last >= float64(n) {
 			time.Sleep(2 * time.Second) // let the last requests reach their wait
 			return nil
 		}
@@ -249,21 +228,12 @@ func waitBlocked(ctx context.Context, wc *watchClient, node *agentcluster.Node, 
 }
 
 // metric reads one unlabelled metric from node's /metrics.
-func metric(ctx context.Context, hc *http.Client, base, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
+func metric(ctx context.Context, c *api.Client, name string) (float64, error) {
+	var body strings.Builder
+	if err := c.Metrics(ctx, &body); err != nil {
 		return 0, err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
