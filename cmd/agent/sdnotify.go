@@ -5,9 +5,8 @@ import (
 	"net"
 	"os"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/clusteragent/agent/agent"
+	"github.com/hashicorp/go-hclog"
 )
 
 // The sd_notify protocol (sd_notify(3)), written out rather than taken from
