@@ -171,42 +171,9 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 	side.Memory.LoadClients = slices.Max(plan.Clients)
 
 	value := load.Value(plan.ValueSize)
-	var clients []*kvClient
-	closeAll := func() {
-		for _, kc := range clients {
-			kc.close()
-		}
-		clients = nil
-	}
-	defer closeAll()
-	client := func() (*kvClient, error) {
-		kc, err := newKVClient(leader.URL)
-		if err != nil {
-			return nil, err
-		}
-		clients = append(clients, kc)
-		return kc, nil
-	}
-	putOp := func(worker int) (load.Op, error) {
-		kc, err := client()
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context, seq int) error {
-			_, err := kc.KVPut(ctx, load.PutKey(worker, seq), value, nil)
-			return err
-		}, nil
-	}
-	getOp := func(worker int) (load.Op, error) {
-		kc, err := client()
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context, seq int) error {
-			_, _, err := kc.KVGet(ctx, load.GetKey(worker, seq), nil)
-			return err
-		}, nil
-	}
+	pool := &kvPool{base: leader.URL}
+	defer pool.closeAll()
+	putOp, getOp := pool.putOp(value), pool.getOp
 	// level runs one level between two readings of the terms, and moves
 	// to a new leader should there be one.
 	level := func(l load.Level, newOp func(int) (load.Op, error)) error {
@@ -225,7 +192,7 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 		if stopRSS != nil {
 			side.Memory.LoadRSSBytes = stopRSS()
 		}
-		closeAll()
+		pool.closeAll()
 		if err != nil {
 			return err
 		}
@@ -240,6 +207,7 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 			if leader, err = waitLeader(ctx, c); err != nil {
 				return err
 			}
+			pool.base = leader.URL
 			log.Printf("%sthe next levels go to the new leader %s", tag, leader.ID)
 		}
 		return nil
@@ -250,7 +218,7 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 			return nil, nil, err
 		}
 	}
-	pre, err := client()
+	pre, err := pool.client()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,7 +227,7 @@ func runKV(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.No
 			return nil, nil, fmt.Errorf("preload: %w", err)
 		}
 	}
-	closeAll()
+	pool.closeAll()
 	for _, l := range plan.Levels("get") {
 		if err := level(l, getOp); err != nil {
 			return nil, nil, err
