@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clusteragent/agent/internal/chaos/linearize"
 )
 
 // Lease and lock traffic.
@@ -80,17 +82,28 @@ type leaseClient struct {
 	rng   *rand.Rand
 	nodes func() []string
 	h     *leaseHistory
+	// rec is the key/value traffic's recorder: the lease keys' attach
+	// puts and reads join the linearizability history, where the model
+	// lets a key on a lease vanish but never come back.
+	rec *linearize.Recorder
 }
 
+// leaseClientBase offsets the lease clients' porcupine client IDs past
+// the key/value clients'.
+const leaseClientBase = 1 << 16
+
+// client is this client's ID in the linearizability history.
+func (lc *leaseClient) client() int { return leaseClientBase + lc.id }
+
 // runLeaseTraffic runs lease clients and lock contenders until ctx ends.
-func runLeaseTraffic(ctx context.Context, c Cluster, clients, contenders int, timeout time.Duration, seed uint64, nodes func() []string) *leaseHistory {
+func runLeaseTraffic(ctx context.Context, c Cluster, rec *linearize.Recorder, clients, contenders int, timeout time.Duration, seed uint64, nodes func() []string) *leaseHistory {
 	h := &leaseHistory{acked: map[uint64][]time.Time{}, counts: map[string]int{}}
 	var wg sync.WaitGroup
 	for i := range clients + contenders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lc := &leaseClient{id: i, c: c, nodes: nodes, h: h, rng: rand.New(rand.NewPCG(seed, 0x1ea5e+uint64(i))),
+			lc := &leaseClient{id: i, c: c, nodes: nodes, h: h, rec: rec, rng: rand.New(rand.NewPCG(seed, 0x1ea5e+uint64(i))),
 				hc: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}}
 			defer lc.hc.CloseIdleConnections()
 			for ctx.Err() == nil {
@@ -167,7 +180,10 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 		return
 	}
 	key := fmt.Sprintf("%slease/c%d-%d", KeyPrefix, lc.id, id)
-	code, _, err := do(ctx, lc.hc, http.MethodPut, lc.base()+"/v1/kv/"+key+"?lease="+strconv.FormatUint(id, 10), strings.NewReader("v"))
+	lease := strconv.FormatUint(id, 10)
+	p := lc.rec.BeginLeasePut(lc.client(), key, "v", lease)
+	code, body, err := do(ctx, lc.hc, http.MethodPut, lc.base()+"/v1/kv/"+key+"?lease="+lease, strings.NewReader("v"))
+	recordWrite(p, code, body, err)
 	if err != nil || code != http.StatusOK {
 		lc.h.count("attach failed")
 		lc.revoke(ctx, id)
@@ -196,10 +212,13 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 	}
 }
 
-// read reads key back (linearizable) and records the answer.
+// read reads key back (linearizable) and records the answer, for the
+// lease timing check and in the linearizability history.
 func (lc *leaseClient) read(ctx context.Context, id uint64, key string, attached, revoked time.Time) {
 	sent := time.Now()
-	code, _, err := do(ctx, lc.hc, http.MethodGet, lc.base()+"/v1/kv/"+key, nil)
+	p := lc.rec.BeginGet(lc.client(), key)
+	code, body, err := do(ctx, lc.hc, http.MethodGet, lc.base()+"/v1/kv/"+key, nil)
+	recordGet(p, code, body, err)
 	if err != nil || (code != http.StatusOK && code != http.StatusNotFound) {
 		return
 	}

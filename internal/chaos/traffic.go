@@ -171,26 +171,35 @@ type writeAnswer struct {
 func (t *traffic) get(ctx context.Context, hc *http.Client, id int, base, key string, last map[string]uint64) {
 	p := t.rec.BeginGet(id, key)
 	code, body, err := do(ctx, hc, http.MethodGet, base+"/v1/kv/"+key, nil)
+	modify, ok := recordGet(p, code, body, err)
+	if !ok {
+		t.counts.failed.Add(1)
+		return
+	}
+	last[key] = modify
+	t.counts.ok.Add(1)
+}
+
+// recordGet ends p with a GET's answer: the entry (200), not found (404),
+// or failed (anything else says nothing about the store). It returns the
+// entry's modify index (0 when not found) and whether the read counts.
+func recordGet(p *linearize.PendingGet, code int, body []byte, err error) (modify uint64, ok bool) {
 	switch {
 	case err != nil || (code != http.StatusOK && code != http.StatusNotFound):
 		p.Failed()
-		t.counts.failed.Add(1)
+		return 0, false
 	case code == http.StatusNotFound:
 		p.Done(linearize.GetResult{})
-		last[key] = 0
-		t.counts.ok.Add(1)
-	default:
-		var e entry
-		val, derr := decodeEntry(body, &e)
-		if derr != nil {
-			p.Failed()
-			t.counts.failed.Add(1)
-			return
-		}
-		p.Done(linearize.GetResult{Found: true, Value: val, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
-		last[key] = e.ModifyIndex
-		t.counts.ok.Add(1)
+		return 0, true
 	}
+	var e entry
+	val, derr := decodeEntry(body, &e)
+	if derr != nil {
+		p.Failed()
+		return 0, false
+	}
+	p.Done(linearize.GetResult{Found: true, Value: val, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
+	return e.ModifyIndex, true
 }
 
 func decodeEntry(body []byte, e *entry) (string, error) {
@@ -231,33 +240,44 @@ func (t *traffic) del(ctx context.Context, hc *http.Client, id int, base, key st
 // proves the write was not applied; anything else without a 200 may have
 // been (the request may have reached the leader before the error).
 func (t *traffic) finishWrite(p *linearize.PendingWrite, w ack, code int, body []byte, err error) {
-	switch {
-	case err != nil && refused(err):
-		p.Failed()
+	a, fate := recordWrite(p, code, body, err)
+	switch fate {
+	case writeFailed:
 		t.counts.failed.Add(1)
-	case err != nil:
-		p.Unknown()
-		t.counts.unknown.Add(1)
-	case code >= 400 && code < 500:
-		p.Failed()
-		t.counts.failed.Add(1)
-	case code != http.StatusOK:
-		p.Unknown()
+	case writeUnknown:
 		t.counts.unknown.Add(1)
 	default:
-		var a writeAnswer
-		if jerr := json.Unmarshal(body, &a); jerr != nil {
-			p.Unknown()
-			t.counts.unknown.Add(1)
-			return
-		}
-		p.Done(linearize.WriteResult{OK: a.OK, Index: a.Index})
 		t.counts.ok.Add(1)
 		if a.OK {
 			w.Index, w.At = a.Index, time.Now()
 			t.acked.add(w)
 		}
 	}
+}
+
+// writeFate is what a client can tell about a write from its answer.
+type writeFate int
+
+const (
+	writeAnswered writeFate = iota // {"ok","index"}
+	writeFailed                    // certainly not applied
+	writeUnknown                   // may or may not have been applied
+)
+
+// recordWrite ends p with a PUT's or DELETE's answer and returns it with
+// its fate.
+func recordWrite(p *linearize.PendingWrite, code int, body []byte, err error) (writeAnswer, writeFate) {
+	var a writeAnswer
+	switch {
+	case err != nil && refused(err), err == nil && code >= 400 && code < 500:
+		p.Failed()
+		return a, writeFailed
+	case err != nil || code != http.StatusOK || json.Unmarshal(body, &a) != nil:
+		p.Unknown()
+		return a, writeUnknown
+	}
+	p.Done(linearize.WriteResult{OK: a.OK, Index: a.Index})
+	return a, writeAnswered
 }
 
 // refused reports whether err is a dial that failed before anything was
