@@ -6,6 +6,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/clusteragent/agent/internal/chaos/linearize"
 )
 
 // coordTraffic is the coordination load that runs beside the key/value
@@ -25,7 +29,7 @@ const (
 
 // startCoordTraffic starts the watchers and the lease and lock clients;
 // they stop when ctx ends (wait).
-func startCoordTraffic(ctx context.Context, c Cluster, opts Options, nodes func() []string) *coordTraffic {
+func startCoordTraffic(ctx context.Context, c Cluster, opts Options, rec *linearize.Recorder, nodes func() []string) *coordTraffic {
 	ct := &coordTraffic{}
 	ct.wg.Add(2)
 	go func() {
@@ -34,7 +38,7 @@ func startCoordTraffic(ctx context.Context, c Cluster, opts Options, nodes func(
 	}()
 	go func() {
 		defer ct.wg.Done()
-		ct.leases = runLeaseTraffic(ctx, c, leaseClients, lockContenders, opts.RequestTimeout, opts.Seed, nodes)
+		ct.leases = runLeaseTraffic(ctx, c, rec, leaseClients, lockContenders, opts.RequestTimeout, opts.Seed, nodes)
 	}()
 	return ct
 }
@@ -73,6 +77,17 @@ func (ct *coordTraffic) check(ctx context.Context, obs *observer, leader string,
 		out = append(out, fmt.Sprintf("keys on expired leases not gone %s after traffic stopped: %v", timeout, err))
 	}
 	return out
+}
+
+// leaseKeyOps counts the operations on lease keys in a history.
+func leaseKeyOps(ops []porcupine.Operation) int {
+	n := 0
+	for _, op := range ops {
+		if in, ok := op.Input.(linearize.Input); ok && strings.HasPrefix(in.Key, KeyPrefix+"lease/") {
+			n++
+		}
+	}
+	return n
 }
 
 // summary counts what the coordination traffic did, for the run's log.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/clusteragent/agent/api"
+	"github.com/clusteragent/agent/internal/chaos/linearize"
 
 	"context"
 	"fmt"
@@ -83,17 +84,28 @@ type leaseClient struct {
 	rng   *rand.Rand
 	nodes func() []string
 	h     *leaseHistory
+	// rec is the key/value traffic's recorder: the lease keys' attach
+	// puts and reads join the linearizability history, where the model
+	// lets a key on a lease vanish but never come back.
+	rec *linearize.Recorder
 }
 
+// leaseClientBase offsets the lease clients' porcupine client IDs past
+// the key/value clients'.
+const leaseClientBase = 1 << 16
+
+// client is this client's ID in the linearizability history.
+func (lc *leaseClient) client() int { return leaseClientBase + lc.id }
+
 // runLeaseTraffic runs lease clients and lock contenders until ctx ends.
-func runLeaseTraffic(ctx context.Context, c Cluster, clients, contenders int, timeout time.Duration, seed uint64, nodes func() []string) *leaseHistory {
+func runLeaseTraffic(ctx context.Context, c Cluster, rec *linearize.Recorder, clients, contenders int, timeout time.Duration, seed uint64, nodes func() []string) *leaseHistory {
 	h := &leaseHistory{acked: map[uint64][]time.Time{}, counts: map[string]int{}}
 	var wg sync.WaitGroup
 	for i := range clients + contenders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lc := &leaseClient{id: i, c: c, nodes: nodes, h: h, rng: rand.New(rand.NewPCG(seed, 0x1ea5e+uint64(i))),
+			lc := &leaseClient{id: i, c: c, nodes: nodes, h: h, rec: rec, rng: rand.New(rand.NewPCG(seed, 0x1ea5e+uint64(i))),
 				hc: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}}
 			lc.apis = apiClients{hc: lc.hc, byURL: map[string]*api.Client{}}
 			defer lc.hc.CloseIdleConnections()
@@ -191,10 +203,14 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 		return
 	}
 	key := fmt.Sprintf("%slease/c%d-%d", KeyPrefix, lc.id, id)
-	err := lc.call(func(c *api.Client) error {
-		_, err := c.KVPut(ctx, key, []byte("v"), &api.PutOptions{Lease: strconv.FormatUint(id, 10)})
+	lease := strconv.FormatUint(id, 10)
+	p := lc.rec.BeginLeasePut(lc.client(), key, "v", lease)
+	var res api.KVWrite
+	err := lc.call(func(c *api.Client) (err error) {
+		res, err = c.KVPut(ctx, key, []byte("v"), &api.PutOptions{Lease: lease})
 		return err
 	})
+	recordWrite(p, res, err)
 	if err != nil {
 		lc.h.count("attach failed")
 		lc.revoke(ctx, id)
@@ -223,13 +239,17 @@ func (lc *leaseClient) leaseRound(ctx context.Context) {
 	}
 }
 
-// read reads key back (linearizable) and records the answer.
+// read reads key back (linearizable) and records the answer, for the
+// lease timing check and in the linearizability history.
 func (lc *leaseClient) read(ctx context.Context, id uint64, key string, attached, revoked time.Time) {
 	sent := time.Now()
-	err := lc.call(func(c *api.Client) error {
-		_, _, err := c.KVGet(ctx, key, nil)
+	p := lc.rec.BeginGet(lc.client(), key)
+	var e api.KVEntry
+	err := lc.call(func(c *api.Client) (err error) {
+		e, _, err = c.KVGet(ctx, key, nil)
 		return err
 	})
+	recordGet(p, e, err)
 	if err != nil && !errors.Is(err, api.ErrNotFound) {
 		return
 	}

@@ -124,7 +124,7 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 	trafficCtx, stopTraffic := context.WithTimeout(ctx, opts.Duration)
 	trafficDone := make(chan struct{})
 	go func() { defer close(trafficDone); tr.run(trafficCtx, nem.live) }()
-	coord := startCoordTraffic(trafficCtx, c, opts, nem.live)
+	coord := startCoordTraffic(trafficCtx, c, opts, tr.rec, nem.live)
 
 	// Faults, one at a time, while traffic runs; the last one must end in
 	// time for some traffic to follow it.
@@ -196,7 +196,7 @@ func Run(ctx context.Context, c Cluster, opts Options) Report {
 		for _, v := range coord.check(ctx, obs, leader, tr, opts.ConvergeTimeout) {
 			violate("%s", v)
 		}
-		opts.Logf("coordination: %s", coord.summary())
+		opts.Logf("coordination: %s; %d operations on lease keys in the linearizability history", coord.summary(), leaseKeyOps(ops))
 	}
 	for _, v := range indexConflicts(tr.acked.all(), ops) {
 		violate("%s", v)

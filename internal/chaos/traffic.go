@@ -178,19 +178,29 @@ func (a apiClients) get(base string) (*api.Client, error) {
 func (t *traffic) get(ctx context.Context, c *api.Client, id int, key string, last map[string]uint64) {
 	p := t.rec.BeginGet(id, key)
 	e, _, err := c.KVGet(ctx, key, nil)
+	modify, ok := recordGet(p, e, err)
+	if !ok {
+		t.counts.failed.Add(1)
+		return
+	}
+	last[key] = modify
+	t.counts.ok.Add(1)
+}
+
+// recordGet ends p with a GET's answer: the entry, not found (404), or
+// failed (anything else says nothing about the store). It returns the
+// entry's modify index (0 when not found) and whether the read counts.
+func recordGet(p *linearize.PendingGet, e api.KVEntry, err error) (modify uint64, ok bool) {
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		p.Done(linearize.GetResult{})
-		last[key] = 0
-		t.counts.ok.Add(1)
+		return 0, true
 	case err != nil:
 		p.Failed()
-		t.counts.failed.Add(1)
-	default:
-		p.Done(linearize.GetResult{Found: true, Value: string(e.Value), CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
-		last[key] = e.ModifyIndex
-		t.counts.ok.Add(1)
+		return 0, false
 	}
+	p.Done(linearize.GetResult{Found: true, Value: string(e.Value), CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex})
+	return e.ModifyIndex, true
 }
 
 func (t *traffic) put(ctx context.Context, c *api.Client, id int, key, value string, cas *uint64) {
@@ -215,33 +225,50 @@ func (t *traffic) del(ctx context.Context, c *api.Client, id int, key string, ca
 // proves the write was not applied; anything else without a 200 may have
 // been (the request may have reached the leader before the error).
 func (t *traffic) finishWrite(p *linearize.PendingWrite, w ack, res api.KVWrite, err error) {
-	var se *api.StatusError
-	switch {
-	case err == nil || errors.Is(err, api.ErrCASFailed):
-		p.Done(linearize.WriteResult{OK: res.OK, Index: res.Index})
+	switch recordWrite(p, res, err) {
+	case writeFailed:
+		t.counts.failed.Add(1)
+	case writeUnknown:
+		t.counts.unknown.Add(1)
+	default:
 		t.counts.ok.Add(1)
 		if res.OK {
 			w.Index, w.At = res.Index, time.Now()
 			t.acked.add(w)
 		}
-	case errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500:
-		p.Failed()
-		t.counts.failed.Add(1)
-	case refused(err):
-		p.Failed()
-		t.counts.failed.Add(1)
-	default:
-		p.Unknown()
-		t.counts.unknown.Add(1)
 	}
 }
 
-// refused reports whether err is a dial that failed before anything was
+// writeFate is what a client can tell about a write from its answer.
+type writeFate int
+
+const (
+	writeAnswered writeFate = iota // {"ok","index"}, a failed compare included
+	writeFailed                    // certainly not applied
+	writeUnknown                   // may or may not have been applied
+)
+
+// recordWrite ends p with a PUT's or DELETE's answer (res, err as the
+// Client returned them) and returns its fate. Only a refused dial or a
+// 4xx proves the write was not applied.
+func recordWrite(p *linearize.PendingWrite, res api.KVWrite, err error) writeFate {
+	var se *api.StatusError
+	switch {
+	case err == nil || errors.Is(err, api.ErrCASFailed):
+		p.Done(linearize.WriteResult{OK: res.OK, Index: res.Index})
+		return writeAnswered
+	case errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500, refused(err):
+		p.Failed()
+		return writeFailed
+	}
+	p.Unknown()
+	return writeUnknown
+}
+
+// refused reports whether err is a dial that failed (or there was no node
+// to dial) before anything was
 // sent: the server cannot have seen the request.
 func refused(err error) bool {
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return false
+	return (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, errNoNode)
 }

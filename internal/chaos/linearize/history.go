@@ -101,6 +101,12 @@ func (r *Recorder) BeginPut(client int, key, value string, cas *uint64) *Pending
 	return &PendingWrite{r: r, rec: r.begin(client, in)}
 }
 
+// BeginLeasePut records that client starts writing value to key attached
+// to lease (?lease=ID): the key may vanish whenever the lease ends.
+func (r *Recorder) BeginLeasePut(client int, key, value, lease string) *PendingWrite {
+	return &PendingWrite{r: r, rec: r.begin(client, Input{Op: OpPut, Key: key, Value: value, Lease: lease})}
+}
+
 // BeginDelete records that client starts deleting key; cas as for BeginPut.
 func (r *Recorder) BeginDelete(client int, key string, cas *uint64) *PendingWrite {
 	in := Input{Op: OpDelete, Key: key}

@@ -27,6 +27,8 @@ type Input struct {
 	// HasCAS says the write carried ?cas=CAS; CAS 0 means "only if absent".
 	HasCAS bool   `json:"has_cas,omitempty"`
 	CAS    uint64 `json:"cas,omitempty"`
+	// Lease is the lease a put attaches the key to (?lease=ID); "" for none.
+	Lease string `json:"lease,omitempty"`
 }
 
 // GetResult is what a completed GET /v1/kv/{key} answered: 200 with the
@@ -66,6 +68,14 @@ type KeyState struct {
 	// while ModifyIndex is known.
 	ModifyAbove uint64
 	ModifyBelow uint64
+	// Lease is the lease the present value is attached to ("" for none).
+	// The leader deletes such a key through the log when the lease
+	// expires or is revoked, at a moment no client observes: the model
+	// lets it vanish before any operation (see step), and only then.
+	Lease string
+	// DeadLease is a lease this key was seen to lose its value to. A lease
+	// never comes back: a put attached to it cannot succeed afterwards.
+	DeadLease string
 }
 
 // modifyMayBe reports whether an unknown modify index may be m.
@@ -111,8 +121,25 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 }
 
 // step returns every state the key may be in after the operation, or none
-// when the operation cannot have returned its output from s.
+// when the operation cannot have returned its output from s. A key on a
+// lease may have been deleted by the lease's end just before the
+// operation: both fates are followed.
 func step(s KeyState, in Input, output interface{}) []interface{} {
+	out := stepOne(s, in, output)
+	if s.Present && s.Lease != "" {
+		out = append(out, stepOne(expired(s), in, output)...)
+	}
+	return out
+}
+
+// expired is s after its lease ended: the key is gone, deleted at some log
+// index above Floor that no client learns, and its lease is dead.
+func expired(s KeyState) KeyState {
+	return KeyState{Floor: s.Floor, DeadLease: s.Lease}
+}
+
+// stepOne is step without the lease's end.
+func stepOne(s KeyState, in Input, output interface{}) []interface{} {
 	switch in.Op {
 	case OpGet:
 		if next, ok := stepGet(s, output.(GetResult)); ok {
@@ -204,15 +231,19 @@ func stepWrite(s KeyState, in Input, out WriteResult) (KeyState, bool) {
 	if in.HasCAS && !casHolds(s, in.CAS, out.Index) {
 		return s, false
 	}
+	if in.Lease != "" && in.Lease == s.DeadLease {
+		return s, false // attached to a lease that had already ended
+	}
 	return apply(s, in, out.Index), true
 }
 
 // apply returns s after the write in took effect at index (0: unknown).
 func apply(s KeyState, in Input, index uint64) KeyState {
 	if in.Op == OpDelete {
-		return KeyState{Floor: max(s.Floor, index)}
+		return KeyState{Floor: max(s.Floor, index), DeadLease: s.DeadLease}
 	}
-	next := KeyState{Present: true, Value: in.Value, CreateIndex: s.CreateIndex, ModifyIndex: index, Floor: max(s.Floor, index)}
+	next := KeyState{Present: true, Value: in.Value, CreateIndex: s.CreateIndex, ModifyIndex: index, Floor: max(s.Floor, index),
+		Lease: in.Lease, DeadLease: s.DeadLease}
 	if !s.Present {
 		next.CreateIndex = index
 	}
@@ -227,6 +258,9 @@ func apply(s KeyState, in Input, index uint64) KeyState {
 // applied at some index above Floor that is not known yet.
 func stepUnknownWrite(s KeyState, in Input) []interface{} {
 	states := []interface{}{s}
+	if in.Lease != "" && in.Lease == s.DeadLease {
+		return states // the server refuses a put on an ended lease
+	}
 	if !in.HasCAS || casHolds(s, in.CAS, 0) {
 		applied := apply(s, in, 0)
 		if applied != s {
@@ -240,7 +274,7 @@ func stepUnknownWrite(s KeyState, in Input) []interface{} {
 func hashState(state interface{}) uint64 {
 	s := state.(KeyState)
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%t|%d|%d|%d|%d|%d|%s", s.Present, s.CreateIndex, s.ModifyIndex, s.Floor, s.ModifyAbove, s.ModifyBelow, s.Value)
+	fmt.Fprintf(h, "%t|%d|%d|%d|%d|%d|%s|%s|%s", s.Present, s.CreateIndex, s.ModifyIndex, s.Floor, s.ModifyAbove, s.ModifyBelow, s.Value, s.Lease, s.DeadLease)
 	return h.Sum64()
 }
 
@@ -261,6 +295,9 @@ func describeOperation(input, output interface{}) string {
 		out := output.(WriteResult)
 		what := fmt.Sprintf("delete(%q%s)", in.Key, cas)
 		if in.Op == OpPut {
+			if in.Lease != "" {
+				cas += " lease=" + in.Lease
+			}
 			what = fmt.Sprintf("put(%q, %q%s)", in.Key, in.Value, cas)
 		}
 		if out.Unknown {
@@ -280,11 +317,18 @@ func describeState(state interface{}) string {
 		return strconv.FormatUint(i, 10)
 	}
 	if !s.Present {
+		if s.DeadLease != "" {
+			return fmt.Sprintf("absent (floor %d, lease %s ended)", s.Floor, s.DeadLease)
+		}
 		return fmt.Sprintf("absent (floor %d)", s.Floor)
 	}
 	modify := idx(s.ModifyIndex)
 	if s.ModifyIndex == 0 {
 		modify = fmt.Sprintf("?(>%d, <%s)", s.ModifyAbove, idx(s.ModifyBelow))
 	}
-	return fmt.Sprintf("%q create=%s modify=%s (floor %d)", s.Value, idx(s.CreateIndex), modify, s.Floor)
+	lease := ""
+	if s.Lease != "" {
+		lease = " lease=" + s.Lease
+	}
+	return fmt.Sprintf("%q create=%s modify=%s%s (floor %d)", s.Value, idx(s.CreateIndex), modify, lease, s.Floor)
 }

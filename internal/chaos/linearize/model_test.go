@@ -40,6 +40,10 @@ func casDel(c int, key string, cas uint64, call, ret int64, ok bool, index uint6
 	return opAt(c, call, ret, Input{Op: OpDelete, Key: key, HasCAS: true, CAS: cas}, WriteResult{OK: ok, Index: index})
 }
 
+func leasePut(c int, key, value, lease string, call, ret int64, index uint64) porcupine.Operation {
+	return opAt(c, call, ret, Input{Op: OpPut, Key: key, Value: value, Lease: lease}, WriteResult{OK: true, Index: index})
+}
+
 func unknownPut(c int, key, value string, call int64) porcupine.Operation {
 	return opAt(c, call, inf, Input{Op: OpPut, Key: key, Value: value}, WriteResult{Unknown: true})
 }
@@ -208,6 +212,39 @@ func TestModelHandWrittenHistories(t *testing.T) {
 		"value never written": {ops: []porcupine.Operation{
 			unknownPut(0, "x", "1", 0),
 			get(1, "x", 5, 6, "2", 4, 4),
+		}},
+		"key on a lease vanishes": {legal: true, ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			get(1, "x", 2, 4, "1", 3, 3),
+			getMissing(1, "x", 5, 6),
+			getMissing(0, "x", 7, 8),
+		}},
+		"key on a lease comes back": {ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			getMissing(1, "x", 5, 6),
+			get(0, "x", 7, 8, "1", 3, 3),
+		}},
+		"put on an ended lease succeeds": {ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			getMissing(1, "x", 5, 6),
+			leasePut(0, "x", "2", "7", 7, 8, 9),
+		}},
+		"put on an ended lease, answer lost, then seen": {ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			getMissing(1, "x", 5, 6),
+			opAt(0, 7, inf, Input{Op: OpPut, Key: "x", Value: "2", Lease: "7"}, WriteResult{Unknown: true}),
+			get(1, "x", 10, 11, "2", 12, 12),
+		}},
+		"key without a lease does not vanish": {ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			put(0, "x", "2", 2, 3, 5),
+			getMissing(1, "x", 5, 6),
+		}},
+		"new lease after the old one ended": {legal: true, ops: []porcupine.Operation{
+			leasePut(0, "x", "1", "7", 0, 1, 3),
+			getMissing(1, "x", 5, 6),
+			leasePut(0, "x", "2", "8", 7, 8, 9),
+			get(1, "x", 10, 11, "2", 9, 9),
 		}},
 	}
 	for name, tc := range cases {
