@@ -265,9 +265,9 @@ func recordWrite(p *linearize.PendingWrite, res api.KVWrite, err error) writeFat
 	return writeUnknown
 }
 
-// refused reports whether err is a dial that failed (or there was no node
-// to dial) before anything was
-// sent: the server cannot have seen the request.
+// refused reports whether err is a dial that failed, or there was no node
+// to dial, before anything was sent: the server cannot have seen the
+// request.
 func refused(err error) bool {
 	var op *net.OpError
 	return (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, errNoNode)
