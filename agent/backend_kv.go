@@ -23,7 +23,7 @@ func (b backend) KVGet(ctx context.Context, key string, stale bool) (httpapi.KVE
 	}
 	e, ok := b.a.kv.Get(key)
 	if !ok {
-		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q", httpapi.ErrNotFound, key)
+		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q not found", httpapi.ErrNotFound, key)
 	}
 	return toAPIEntry(e), meta, nil
 }
@@ -204,7 +204,7 @@ func (b backend) KVGetBlocking(ctx context.Context, key string, stale bool, q ht
 	}
 	e, ok := v.Get(key)
 	if !ok {
-		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q", httpapi.ErrNotFound, key)
+		return httpapi.KVEntry{}, meta, fmt.Errorf("%w: key %q not found", httpapi.ErrNotFound, key)
 	}
 	return toAPIEntry(e), meta, nil
 }
