@@ -22,7 +22,8 @@ type QueryOptions struct {
 	// passed. Pass ReadMeta.Index of the previous answer.
 	WaitIndex uint64
 	// WaitTime bounds a blocking read (server default 60s, at most 10m).
-	// Only meaningful with WaitIndex.
+	// Given without WaitIndex it makes a blocking read from index 0, which
+	// answers at once with the index to wait from next.
 	WaitTime time.Duration
 }
 
