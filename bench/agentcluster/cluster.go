@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/bench/proc"
-	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // Node is one agent of the cluster.
@@ -248,17 +247,6 @@ func (c *Cluster) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// BuildBinary builds the agent of the module at root into dir/agent,
-// static (CGO_ENABLED=0) and with -trimpath, as the release does.
-func BuildBinary(ctx context.Context, root, dir string) (string, error) {
-	out := filepath.Join(dir, "agent")
-	return out, buildagent.Binary(ctx, root, out, "")
-}
-
-// ModuleRoot is the directory of the go.mod governing the working
-// directory.
-func ModuleRoot(ctx context.Context) (string, error) { return buildagent.ModuleRoot(ctx) }
 
 // Exited reports how the node's process ended, or nil while it runs.
 func (n *Node) Exited() error { return n.proc.Exited() }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/bench/load"
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 func TestRenderIsLoopbackHCL(t *testing.T) {
@@ -28,14 +29,8 @@ func TestClusterServesKV(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	root, err := ModuleRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := BuildBinary(ctx, root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildagent.For(t, buildagent.Options{})
+	t.Cleanup(func() { _ = buildagent.Cleanup() })
 	dir := t.TempDir()
 	c, err := Start(ctx, Options{Binary: bin, Dir: dir})
 	if err != nil {

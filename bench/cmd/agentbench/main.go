@@ -67,11 +67,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/clusteragent/agent/bench/agentcluster"
 	"github.com/clusteragent/agent/bench/applybench"
 	"github.com/clusteragent/agent/bench/etcdwrap"
 	"github.com/clusteragent/agent/bench/load"
 	"github.com/clusteragent/agent/bench/report"
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // options are the command's flags.
@@ -226,7 +226,7 @@ func main() {
 // under tmp, before any measurement so no compiler competes with one, and
 // returns the agent binary's absolute path.
 func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Binaries, binary string, err error) {
-	root, err := agentcluster.ModuleRoot(ctx)
+	root, err := buildagent.ModuleRoot(ctx)
 	if err != nil {
 		return etcdBins, "", err
 	}
@@ -250,7 +250,8 @@ func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Bin
 		if err := os.Mkdir(binDir, 0o700); err != nil {
 			return etcdBins, "", err
 		}
-		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
+		binary = filepath.Join(binDir, "agent")
+		if err = buildagent.Binary(ctx, root, binary, ""); err != nil {
 			return etcdBins, "", err
 		}
 	}

@@ -20,7 +20,7 @@ var ErrClosed = errors.New("procrun: cluster closed")
 
 // Options configure Start.
 type Options struct {
-	// Binary is the agent binary to run; BuildBinary builds one.
+	// Binary is the agent binary to run; package buildagent builds one.
 	Binary string
 	// Dir holds the nodes' config files, data dirs and logs. The caller
 	// owns it: Close leaves it in place, so the logs outlive the cluster.

@@ -20,41 +20,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/internal/buildagent"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/testutil"
-)
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
 )
 
 // TestMain removes the binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	_ = buildagent.Cleanup()
 	os.Exit(code)
 }
 
 // agentBinary builds the agent once per test process.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "procrun-bin-"); buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		binPath, buildErr = BuildBinary(ctx, buildDir, "")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return buildagent.For(t, buildagent.Options{})
 }
 
 // TestProcessCluster drives every fault the runner supports against three
