@@ -67,6 +67,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/bench/applybench"
 	"github.com/clusteragent/agent/bench/etcdwrap"
 	"github.com/clusteragent/agent/bench/load"
@@ -120,17 +121,15 @@ type options struct {
 	profileDir string
 }
 
-// autopilotBlock is the body of the agents' autopilot block: empty unless
-// a timer is overridden.
-func (o options) autopilotBlock() string {
-	var lines []string
+// configure applies the autopilot timers the options override to an
+// agent's config; the rest stays at the agent's defaults.
+func (o options) configure(c *agent.Config) {
 	if o.stabilization > 0 {
-		lines = append(lines, fmt.Sprintf("  server_stabilization_time = %q", o.stabilization))
+		c.Autopilot.ServerStabilizationTime = o.stabilization
 	}
 	if o.reapAfter > 0 {
-		lines = append(lines, fmt.Sprintf("  dead_server_reap_after = %q", o.reapAfter))
+		c.Autopilot.DeadServerReapAfter = o.reapAfter
 	}
-	return strings.Join(lines, "\n")
 }
 
 func (o options) stabilizationOrDefault() time.Duration {

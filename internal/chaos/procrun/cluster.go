@@ -161,7 +161,11 @@ func (c *Cluster) addNodeLocked(cfg nodeConfig) (*node, error) {
 		configPath: filepath.Join(home, "config.hcl"),
 		logPath:    filepath.Join(c.dir, cfg.ID+".log"),
 	}
-	if err := os.WriteFile(nd.configPath, []byte(cfg.render(c.settings)), 0o600); err != nil {
+	src, err := cfg.render(c.settings)
+	if err != nil {
+		return nil, fmt.Errorf("procrun: %w", err)
+	}
+	if err := os.WriteFile(nd.configPath, src, 0o600); err != nil {
 		return nil, fmt.Errorf("procrun: %w", err)
 	}
 	for _, p := range []int{cfg.GossipPort, cfg.RaftPort, cfg.HTTPPort} {
