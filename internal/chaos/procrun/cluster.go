@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/freeport"
 )
@@ -60,8 +61,8 @@ type node struct {
 	cfg        nodeConfig
 	configPath string
 	logPath    string
-	proc       *process // nil until first started; guarded by Cluster.mu
-	paused     bool     // guarded by Cluster.mu
+	proc       *proc.Process // nil until first started; guarded by Cluster.mu
+	paused     bool          // guarded by Cluster.mu
 }
 
 // Start starts opts.Servers agent processes that join through n1's gossip
@@ -187,7 +188,7 @@ func (c *Cluster) startLocked(nd *node) error {
 		return err
 	}
 	nd.proc, nd.paused = p, false
-	c.logf(startedFormat, nd.cfg.ID, p.pid())
+	c.logf(startedFormat, nd.cfg.ID, p.Pid())
 	return nil
 }
 
@@ -209,7 +210,7 @@ func (c *Cluster) Name() string { return "process" }
 // Supports lists the process faults; network faults need the Docker runner.
 func (c *Cluster) Supports() []chaos.FaultKind {
 	kinds := []chaos.FaultKind{chaos.KillLeader, chaos.KillFollower}
-	if stopSignal != nil {
+	if proc.CanPause() {
 		kinds = append(kinds, chaos.PauseLeader)
 	}
 	return append(kinds, chaos.Churn, chaos.FullRestart, chaos.MassRestart)
@@ -250,15 +251,17 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
-	var procs []*process
+	var procs []*proc.Process
 	for _, nd := range c.nodes {
-		if nd.proc == nil || !nd.proc.running() {
+		if nd.proc == nil || !nd.proc.Running() {
 			continue
 		}
-		if nd.paused && contSignal != nil {
-			// SIGKILL ends a stopped process too; the SIGCONT is so
+		if nd.paused {
+			// SIGKILL ends a stopped process too; the resume is so
 			// nothing is left stopped should the kill fail.
-			_ = nd.proc.signal(contSignal)
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = nd.proc.Resume(rctx)
+			cancel()
 			nd.paused = false
 		}
 		procs = append(procs, nd.proc)
@@ -271,7 +274,7 @@ func (c *Cluster) Close() error {
 	defer cancel()
 	var errs []error
 	for _, p := range procs {
-		errs = append(errs, p.kill(ctx))
+		errs = append(errs, p.Kill(ctx))
 	}
 	c.hc.CloseIdleConnections()
 	return errors.Join(errs...)

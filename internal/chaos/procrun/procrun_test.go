@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/buildagent"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/testutil"
@@ -61,7 +62,7 @@ func TestProcessCluster(t *testing.T) {
 		}
 		if t.Failed() {
 			for _, id := range c.Nodes() {
-				t.Logf("%s log tail:\n%s", id, logTail(filepath.Join(dir, id+".log"), 15))
+				t.Logf("%s log tail:\n%s", id, proc.LogTail(filepath.Join(dir, id+".log"), 15))
 			}
 		}
 	})
@@ -415,7 +416,7 @@ func do(method, u, body string) (int, []byte, error) {
 func pidOf(c *Cluster, node string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.byID[node].proc.pid()
+	return c.byID[node].proc.Pid()
 }
 
 // processExists reports whether pid names a process, zombies included:
