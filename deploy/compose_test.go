@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // Bounds for the external commands: none of them may hang the test run.
@@ -117,9 +119,10 @@ func buildImage(t *testing.T, root, tag string) {
 			t.Fatalf("build context: %v", err)
 		}
 	}
-	env := append(os.Environ(), "CGO_ENABLED=0")
 	bin := filepath.Join(ctxDir, "bin", "agent")
-	if _, err := run(t.Context(), goBuildTimeout, root, env, "go", "build", "-trimpath", "-o", bin, "./cmd/agent"); err != nil {
+	bctx, cancel := context.WithTimeout(t.Context(), goBuildTimeout)
+	defer cancel()
+	if err := buildagent.Binary(bctx, root, bin, ""); err != nil {
 		t.Fatalf("building the agent: %v", err)
 	}
 	t.Cleanup(func() {

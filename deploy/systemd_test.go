@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // unitDirectives reads a systemd unit into section -> key -> values (a key
@@ -85,8 +88,13 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "agent")
-	env := append(os.Environ(), "CGO_ENABLED=0")
-	if _, err := run(t.Context(), goBuildTimeout, "..", env, "go", "build", "-o", bin, "./cmd/agent"); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), goBuildTimeout)
+	defer cancel()
+	root, err := buildagent.ModuleRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := buildagent.Binary(ctx, root, bin, ""); err != nil {
 		t.Fatalf("building the agent: %v", err)
 	}
 	unit, err := os.ReadFile(filepath.Join("systemd", "agent.service"))

@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/bench/proc"
-	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // Node is one agent of the cluster.
@@ -37,7 +37,7 @@ type Cluster struct {
 
 	dir       string
 	binary    string
-	autopilot string
+	configure func(*agent.Config)
 	logStore  string
 	debug     bool
 	// gossipOnly nodes run with server = false.
@@ -53,10 +53,10 @@ type Options struct {
 	Binary, Dir string
 	// Servers is how many servers bootstrap together. Default 3.
 	Servers int
-	// Autopilot, when non-empty, is written verbatim as the body of the
-	// config's autopilot block, e.g. `server_stabilization_time = "2s"`.
-	// Empty: the agent's defaults.
-	Autopilot string
+	// Configure, when set, changes every node's configuration after the
+	// harness has set its own keys (e.g. autopilot timers); nil: the
+	// agent's defaults.
+	Configure func(*agent.Config)
 	// LogStore is the servers' raft.log_store ("wal" or "boltdb"); empty:
 	// the agent's default.
 	LogStore string
@@ -76,7 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Servers < 1 || opts.Binary == "" || opts.Dir == "" {
 		return nil, fmt.Errorf("agentcluster: need Binary, Dir and at least one server, got %+v", opts)
 	}
-	c := &Cluster{dir: opts.Dir, binary: opts.Binary, autopilot: opts.Autopilot, logStore: opts.LogStore, debug: opts.EnableDebug, ports: map[int]bool{}}
+	c := &Cluster{dir: opts.Dir, binary: opts.Binary, configure: opts.Configure, logStore: opts.LogStore, debug: opts.EnableDebug, ports: map[int]bool{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Close())
@@ -174,7 +174,7 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 		HTTPPort:        ports[2],
 		Join:            c.seed,
 		BootstrapExpect: bootstrapExpect,
-		Autopilot:       c.autopilot,
+		Configure:       c.configure,
 		GossipOnly:      c.gossipOnly,
 		LogStore:        c.logStore,
 		EnableDebug:     c.debug,
@@ -185,7 +185,11 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 	}
 	cfg.DataDir = filepath.Join(home, "data")
 	configPath := filepath.Join(home, "config.hcl")
-	if err := os.WriteFile(configPath, []byte(cfg.render()), 0o600); err != nil {
+	src, err := cfg.render()
+	if err != nil {
+		return nil, fmt.Errorf("agentcluster: %w", err)
+	}
+	if err := os.WriteFile(configPath, src, 0o600); err != nil {
 		return nil, fmt.Errorf("agentcluster: %w", err)
 	}
 	n := &Node{ID: id, URL: "http://" + proc.HostPort(cfg.HTTPPort), configPath: configPath, logPath: filepath.Join(c.dir, id+".log")}
@@ -248,17 +252,6 @@ func (c *Cluster) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// BuildBinary builds the agent of the module at root into dir/agent,
-// static (CGO_ENABLED=0) and with -trimpath, as the release does.
-func BuildBinary(ctx context.Context, root, dir string) (string, error) {
-	out := filepath.Join(dir, "agent")
-	return out, buildagent.Binary(ctx, root, out, "")
-}
-
-// ModuleRoot is the directory of the go.mod governing the working
-// directory.
-func ModuleRoot(ctx context.Context) (string, error) { return buildagent.ModuleRoot(ctx) }
 
 // Exited reports how the node's process ended, or nil while it runs.
 func (n *Node) Exited() error { return n.proc.Exited() }

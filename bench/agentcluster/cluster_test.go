@@ -7,16 +7,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/bench/load"
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 func TestRenderIsLoopbackHCL(t *testing.T) {
-	cfg := nodeConfig{ID: "n1", DataDir: "/d", GossipPort: 1, RaftPort: 2, HTTPPort: 3, Join: "127.0.0.1:1", BootstrapExpect: 3, LogStore: "boltdb"}.render()
-	for _, want := range []string{`node_id          = "n1"`, `bind             = "127.0.0.1"`, `join             = ["127.0.0.1:1"]`,
-		"bootstrap_expect = 3", `log_store        = "boltdb"`, "gossip           = 1", "raft             = 2", `addr             = "127.0.0.1:3"`} {
+	nc := nodeConfig{ID: "n1", DataDir: "/d", GossipPort: 1, RaftPort: 2, HTTPPort: 3, Join: "127.0.0.1:1", BootstrapExpect: 3, LogStore: "boltdb",
+		Configure: func(c *agent.Config) { c.Autopilot.ServerStabilizationTime = 2 * time.Second }}
+	b, err := nc.render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alignment is the formatter's business; compare with single spaces.
+	cfg := strings.Join(strings.Fields(string(b)), " ")
+	for _, want := range []string{`node_id = "n1"`, `bind = "127.0.0.1"`, `advertise = "127.0.0.1"`, `join = ["127.0.0.1:1"]`,
+		"bootstrap_expect = 3", `log_store = "boltdb"`, "gossip = 1", "raft = 2", `addr = "127.0.0.1:3"`,
+		`server_stabilization_time = "2s"`} {
 		if !strings.Contains(cfg, want) {
-			t.Errorf("config lacks %q:\n%s", want, cfg)
+			t.Errorf("config lacks %q:\n%s", want, b)
 		}
+	}
+	if strings.Contains(cfg, "server =") || strings.Contains(cfg, "enable_debug") {
+		t.Errorf("config sets keys at their defaults:\n%s", b)
 	}
 }
 
@@ -28,14 +41,8 @@ func TestClusterServesKV(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	root, err := ModuleRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := BuildBinary(ctx, root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildagent.For(t, buildagent.Options{})
+	t.Cleanup(func() { _ = buildagent.Cleanup() })
 	dir := t.TempDir()
 	c, err := Start(ctx, Options{Binary: bin, Dir: dir})
 	if err != nil {

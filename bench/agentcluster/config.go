@@ -1,9 +1,9 @@
 package agentcluster
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
+	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/internal/configfile"
+	"github.com/clusteragent/agent/internal/freeport"
 )
 
 // nodeConfig is what differs between the nodes' config files.
@@ -15,48 +15,37 @@ type nodeConfig struct {
 	HTTPPort        int
 	Join            string // gossip seed, host:port
 	BootstrapExpect int    // 0: never bootstraps, waits to be added
-	Autopilot       string // body of the autopilot block, "" for none
 	GossipOnly      bool   // server = false
 	LogStore        string // raft.log_store; "" for the agent's default
 	EnableDebug     bool   // http.enable_debug: /debug/pprof for profiles
+	// Configure, when set, changes the config last (Options.Configure).
+	Configure func(*agent.Config)
 }
 
-// render is the node's config file in the agent's HCL schema (see
-// config.hcl.example): everything on loopback, every timer at its default
-// unless Autopilot overrides some.
-func (c nodeConfig) render() string {
-	var b strings.Builder
-	kv := func(indent, key, value string) {
-		fmt.Fprintf(&b, "%s%-16s = %s\n", indent, key, value)
-	}
-	kv("", "node_id", strconv.Quote(c.ID))
-	kv("", "data_dir", strconv.Quote(c.DataDir))
-	kv("", "bind", `"127.0.0.1"`)
-	kv("", "advertise", `"127.0.0.1"`)
-	kv("", "join", "["+strconv.Quote(c.Join)+"]")
-	if c.GossipOnly {
-		kv("", "server", "false")
-	}
-	if c.BootstrapExpect > 0 {
-		kv("", "bootstrap_expect", strconv.Itoa(c.BootstrapExpect))
-	}
-	kv("", "log_level", `"warn"`)
-	b.WriteString("\nports {\n")
-	kv("  ", "gossip", strconv.Itoa(c.GossipPort))
-	kv("  ", "raft", strconv.Itoa(c.RaftPort))
-	b.WriteString("}\n\nhttp {\n")
-	kv("  ", "addr", strconv.Quote("127.0.0.1:"+strconv.Itoa(c.HTTPPort)))
-	if c.EnableDebug {
-		kv("  ", "enable_debug", "true")
-	}
-	b.WriteString("}\n")
+// config is the node's agent configuration: everything on loopback, every
+// timer at its default unless Configure overrides some.
+func (c nodeConfig) config() agent.Config {
+	cfg := agent.DefaultConfig()
+	cfg.NodeID, cfg.DataDir = c.ID, c.DataDir
+	cfg.Bind, cfg.Advertise = "127.0.0.1", "127.0.0.1"
+	cfg.Join = []string{c.Join}
+	cfg.Server = !c.GossipOnly
+	cfg.BootstrapExpect = c.BootstrapExpect
+	cfg.LogLevel = "warn"
+	cfg.Ports.Gossip, cfg.Ports.Raft = c.GossipPort, c.RaftPort
+	cfg.HTTP.Addr = freeport.HostPort(c.HTTPPort)
+	cfg.HTTP.EnableDebug = c.EnableDebug
 	if c.LogStore != "" {
-		b.WriteString("\nraft {\n")
-		kv("  ", "log_store", strconv.Quote(c.LogStore))
-		b.WriteString("}\n")
+		cfg.Raft.LogStore = c.LogStore
 	}
-	if c.Autopilot != "" {
-		b.WriteString("\nautopilot {\n" + c.Autopilot + "\n}\n")
+	if c.Configure != nil {
+		c.Configure(&cfg)
 	}
-	return b.String()
+	return cfg
+}
+
+// render is the node's config file in the agent's HCL schema: the keys
+// that differ from the agent's defaults, and the addresses always.
+func (c nodeConfig) render() ([]byte, error) {
+	return configfile.Render(c.config(), agent.DefaultConfig(), "bind", "ports.gossip", "ports.raft", "http.addr")
 }

@@ -4,26 +4,17 @@ import (
 	"encoding/base64"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
-)
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // TestMain removes the binary built for the tests below.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	_ = buildagent.Cleanup()
 	os.Exit(code)
 }
 
@@ -31,26 +22,7 @@ func TestMain(m *testing.M) {
 // through -ldflags as a release build would.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "agent-bin-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "agent")
-		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/clusteragent/agent/agent.Version=9.8.7-test", "-o", binPath, ".")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = err
-			binPath = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, binPath)
-	}
-	return binPath
+	return buildagent.For(t, buildagent.Options{Version: "9.8.7-test"})
 }
 
 func runBinary(t *testing.T, args ...string) (code int, stdout, stderr string) {

@@ -55,8 +55,8 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 	}
 	select {
 	case <-leaver.proc.done:
-		if leaver.proc.err != nil {
-			t.Errorf("%s exited with %v after leaving", leaver.id, leaver.proc.err)
+		if leaver.proc.exitErr() != nil {
+			t.Errorf("%s exited with %v after leaving", leaver.id, leaver.proc.exitErr())
 		}
 	case <-time.After(dayTwoTimeout):
 		t.Fatalf("%s did not exit after leaving:\n%s", leaver.id, leaver.proc.tail())

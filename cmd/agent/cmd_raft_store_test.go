@@ -103,7 +103,7 @@ func waitStatus(t *testing.T, p *agentProc, httpAddr, logStore string) {
 	testutil.WaitFor(t, 30*time.Second, func() error {
 		select {
 		case <-p.done:
-			t.Fatalf("agent exited: %v\n%s", p.err, p.tail())
+			t.Fatalf("agent exited: %v\n%s", p.exitErr(), p.tail())
 		default:
 		}
 		resp, err := http.Get("http://" + httpAddr + "/v1/status")

@@ -15,67 +15,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/internal/configfile"
 )
-
-// fileKey is one key of the HCL file and the Config field it sets.
-type fileKey struct {
-	name  string                  // "bind", or "ports.gossip" for a key inside a block
-	field func(*agent.Config) any // pointer to the field
-}
-
-// fileKeys is the file's whole schema, in the order of config.hcl.example.
-// The field's Go type decides which HCL type the key takes.
-var fileKeys = []fileKey{
-	{"node_id", func(c *agent.Config) any { return &c.NodeID }},
-	{"data_dir", func(c *agent.Config) any { return &c.DataDir }},
-	{"bind", func(c *agent.Config) any { return &c.Bind }},
-	{"advertise", func(c *agent.Config) any { return &c.Advertise }},
-	{"join", func(c *agent.Config) any { return &c.Join }},
-	{"bootstrap_expect", func(c *agent.Config) any { return &c.BootstrapExpect }},
-	{"peers", func(c *agent.Config) any { return &c.Peers }},
-	{"bootstrap_preferred", func(c *agent.Config) any { return &c.BootstrapPreferred }},
-	{"no_bootstrap", func(c *agent.Config) any { return &c.NoBootstrap }},
-	{"server", func(c *agent.Config) any { return &c.Server }},
-	{"zone", func(c *agent.Config) any { return &c.Zone }},
-	{"log_level", func(c *agent.Config) any { return &c.LogLevel }},
-	{"log_json", func(c *agent.Config) any { return &c.LogJSON }},
-	{"leave_on_terminate", func(c *agent.Config) any { return &c.LeaveOnTerminate }},
-	{"ports.gossip", func(c *agent.Config) any { return &c.Ports.Gossip }},
-	{"ports.raft", func(c *agent.Config) any { return &c.Ports.Raft }},
-	{"http.addr", func(c *agent.Config) any { return &c.HTTP.Addr }},
-	{"http.token", func(c *agent.Config) any { return &c.HTTP.Token }},
-	{"http.open_reads", func(c *agent.Config) any { return &c.HTTP.OpenReads }},
-	{"http.tls", func(c *agent.Config) any { return &c.HTTP.TLS }},
-	{"http.verify_client", func(c *agent.Config) any { return &c.HTTP.VerifyClient }},
-	{"http.leader_wait", func(c *agent.Config) any { return &c.HTTP.LeaderWait }},
-	{"http.enable_debug", func(c *agent.Config) any { return &c.HTTP.EnableDebug }},
-	{"gossip.encrypt", func(c *agent.Config) any { return &c.Gossip.Encrypt }},
-	{"gossip.profile", func(c *agent.Config) any { return &c.Gossip.Profile }},
-	{"gossip.allow_unencrypted", func(c *agent.Config) any { return &c.Gossip.AllowUnencrypted }},
-	{"tls.enable", func(c *agent.Config) any { return &c.TLS.Enable }},
-	{"tls.ca_file", func(c *agent.Config) any { return &c.TLS.CAFile }},
-	{"tls.cert_file", func(c *agent.Config) any { return &c.TLS.CertFile }},
-	{"tls.key_file", func(c *agent.Config) any { return &c.TLS.KeyFile }},
-	{"tls.min_version", func(c *agent.Config) any { return &c.TLS.MinVersion }},
-	{"tls.server_names", func(c *agent.Config) any { return &c.TLS.ServerNames }},
-	{"raft.snapshot_threshold", func(c *agent.Config) any { return &c.Raft.SnapshotThreshold }},
-	{"raft.snapshot_retain", func(c *agent.Config) any { return &c.Raft.SnapshotRetain }},
-	{"raft.trailing_logs", func(c *agent.Config) any { return &c.Raft.TrailingLogs }},
-	{"raft.multiplier", func(c *agent.Config) any { return &c.Raft.Multiplier }},
-	{"raft.log_store", func(c *agent.Config) any { return &c.Raft.LogStore }},
-	{"raft.wal_segment_size_mb", func(c *agent.Config) any { return &c.Raft.WALSegmentSizeMB }},
-	{"autopilot.cleanup_dead_servers", func(c *agent.Config) any { return &c.Autopilot.CleanupDeadServers }},
-	{"autopilot.dead_server_reap_after", func(c *agent.Config) any { return &c.Autopilot.DeadServerReapAfter }},
-	{"autopilot.server_stabilization_time", func(c *agent.Config) any { return &c.Autopilot.ServerStabilizationTime }},
-	{"autopilot.last_contact_threshold", func(c *agent.Config) any { return &c.Autopilot.LastContactThreshold }},
-	{"autopilot.max_trailing_logs", func(c *agent.Config) any { return &c.Autopilot.MaxTrailingLogs }},
-	{"autopilot.min_quorum", func(c *agent.Config) any { return &c.Autopilot.MinQuorum }},
-	{"autopilot.max_voters", func(c *agent.Config) any { return &c.Autopilot.MaxVoters }},
-	{"kv.max_value_bytes", func(c *agent.Config) any { return &c.KV.MaxValueBytes }},
-	{"snapshot.interval", func(c *agent.Config) any { return &c.Snapshot.Interval }},
-	{"snapshot.retain", func(c *agent.Config) any { return &c.Snapshot.Retain }},
-	{"snapshot.path", func(c *agent.Config) any { return &c.Snapshot.Path }},
-}
 
 // fileError is a config file problem at a line, naming the key when there is one.
 type fileError struct {
@@ -214,7 +155,7 @@ func (p *fileParser) attribute(a *hclsyntax.Attribute, prefix string) error {
 	if diags.HasErrors() {
 		return diagError(p.file, name, diags)
 	}
-	if err := assign(k.field(p.cfg), v); err != nil {
+	if err := assign(k.Field(p.cfg), v); err != nil {
 		return p.errAt(line, name, "%v", err)
 	}
 	p.src.lines[name] = line
@@ -380,30 +321,18 @@ func diagError(filename, key string, diags hcl.Diagnostics) error {
 	return &fileError{File: filename, Msg: diags.Error()}
 }
 
-func lookupKey(name string) *fileKey {
-	for i := range fileKeys {
-		if fileKeys[i].name == name {
-			return &fileKeys[i]
-		}
-	}
-	return nil
-}
+// lookupKey and isBlockName read the schema in package configfile, which
+// the renderer of test and bench configs shares.
+func lookupKey(name string) *configfile.Key { return configfile.Lookup(name) }
 
-func isBlockName(name string) bool {
-	for _, k := range fileKeys {
-		if strings.HasPrefix(k.name, name+".") {
-			return true
-		}
-	}
-	return false
-}
+func isBlockName(name string) bool { return configfile.IsBlock(name) }
 
 // suggestion names the closest known key when name looks like a typo of it.
 func suggestion(name string) string {
 	best, bestDist := "", 3
-	for _, k := range fileKeys {
-		if d := editDistance(name, k.name); d < bestDist {
-			best, bestDist = k.name, d
+	for _, k := range configfile.Keys {
+		if d := editDistance(name, k.Name); d < bestDist {
+			best, bestDist = k.Name, d
 		}
 	}
 	if best == "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/internal/configfile"
 )
 
 const examplePath = "../../config.hcl.example"
@@ -22,9 +23,9 @@ func TestExampleParsesToDefaults(t *testing.T) {
 	if want := agent.DefaultConfig(); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("config.hcl.example parses to\n%+v\nwant DefaultConfig()\n%+v", cfg, want)
 	}
-	for _, k := range fileKeys {
-		if _, ok := src.lines[k.name]; !ok {
-			t.Errorf("config.hcl.example does not document %s", k.name)
+	for _, k := range configfile.Keys {
+		if _, ok := src.lines[k.Name]; !ok {
+			t.Errorf("config.hcl.example does not document %s", k.Name)
 		}
 	}
 }
@@ -125,12 +126,12 @@ func TestLoadConfigFileMissing(t *testing.T) {
 func TestEveryKeyHasAField(t *testing.T) {
 	seen := map[any]string{}
 	cfg := agent.Config{}
-	for _, k := range fileKeys {
-		p := k.field(&cfg)
+	for _, k := range configfile.Keys {
+		p := k.Field(&cfg)
 		if prev, dup := seen[p]; dup {
-			t.Errorf("%s and %s set the same field", prev, k.name)
+			t.Errorf("%s and %s set the same field", prev, k.Name)
 		}
-		seen[p] = k.name
+		seen[p] = k.Name
 	}
 }
 

@@ -1,31 +1,32 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/testutil"
 )
 
-// agentProc is one `agent run` process of the built binary.
+// agentProc is one `agent run` process of the built binary, started
+// through the module's process harness.
 type agentProc struct {
 	id   string
 	http string
-	cmd  *exec.Cmd
+	ps   *proc.Process
 	log  string
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit error, valid once done is closed
-	// killed is set by kill: a SIGKILL the test meant, not a failure.
-	killed bool
+	done <-chan struct{} // closed when the process has exited
 }
+
+// exitErr is the process's exit status once done is closed.
+func (p *agentProc) exitErr() error { return p.ps.Err() }
 
 // startProc starts the binary with args on a fresh data dir; the test's
 // cleanup stops it with SIGTERM, then SIGKILL if it does not exit in time.
@@ -52,22 +53,18 @@ func startProcIn(t *testing.T, id, dataDir, logPath string, args ...string) *age
 // dataDir, logging to logPath.
 func startProcWith(t *testing.T, id string, env []string, dataDir, logPath string, args ...string) *agentProc {
 	t.Helper()
-	logFile, err := os.Create(logPath)
+	ps, err := proc.StartSpec(proc.Spec{
+		Name:        id,
+		Binary:      agentBinary(t),
+		Args:        append([]string{"run", "-node-id", id, "-data-dir", dataDir}, args...),
+		Env:         append([]string{"AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN="}, env...),
+		LogPath:     logPath,
+		TruncateLog: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(agentBinary(t), append([]string{"run", "-node-id", id, "-data-dir", dataDir}, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(append(os.Environ(), "AGENT_HTTP_ADDR=", "AGENT_HTTP_TOKEN="), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &agentProc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
+	p := &agentProc{id: id, ps: ps, log: logPath, done: ps.Done()}
 	t.Cleanup(func() {
 		if err := p.stop(10 * time.Second); err != nil {
 			t.Errorf("%s: %v\n%s", id, err, p.tail())
@@ -77,45 +74,17 @@ func startProcWith(t *testing.T, id string, env []string, dataDir, logPath strin
 }
 
 // stop sends SIGTERM and waits; a process that hangs is killed and reported.
-func (p *agentProc) stop(timeout time.Duration) error {
-	select {
-	case <-p.done:
-		if p.killed {
-			return nil
-		}
-		return p.err // already exited (and reaped)
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.err != nil {
-			return fmt.Errorf("exit after SIGTERM: %v", p.err)
-		}
-		return nil
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("did not exit within %s of SIGTERM; killed", timeout)
-	}
-}
+func (p *agentProc) stop(timeout time.Duration) error { return p.ps.Stop(timeout) }
 
 // kill sends SIGKILL, as a crash or the OOM killer would, and waits for
 // the process to be reaped.
 func (p *agentProc) kill() {
-	p.killed = true
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = p.ps.Kill(ctx)
 }
 
-func (p *agentProc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *agentProc) tail() string { return proc.LogTail(p.log, 30) }
 
 // TestProcessesJoinIntoOneCluster runs three `agent run` processes of the
 // built binary that join through the first one's gossip address, and checks

@@ -88,8 +88,8 @@ func scaleDownByLeave(t *testing.T, c *procCluster, stay, leaving []*procNode) {
 		}
 		select {
 		case <-n.proc.done:
-			if n.proc.err != nil {
-				t.Fatalf("%s exited with %v after leaving\n%s", n.id, n.proc.err, n.proc.tail())
+			if n.proc.exitErr() != nil {
+				t.Fatalf("%s exited with %v after leaving\n%s", n.id, n.proc.exitErr(), n.proc.tail())
 			}
 		case <-time.After(dayTwoTimeout):
 			t.Fatalf("%s still running %s after agent leave\n%s", n.id, dayTwoTimeout, n.proc.tail())

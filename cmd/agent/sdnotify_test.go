@@ -139,14 +139,14 @@ func TestBinaryNotifiesReadyAndStopping(t *testing.T) {
 	if err := get(httpAddr, "/v1/health/live"); err != nil {
 		t.Fatalf("READY=1 sent but the API does not answer: %v", err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.ps.Send(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	l.await(t, "STOPPING=1", 30*time.Second)
 	select {
 	case <-p.done:
-		if p.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.tail())
+		if p.exitErr() != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.exitErr(), p.tail())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("still running 30s after SIGTERM\n%s", p.tail())

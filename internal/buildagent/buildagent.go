@@ -1,7 +1,9 @@
 // Package buildagent builds the agent binary from this module's source, for
-// the chaos runners and the benchmarks, which run it as processes or inside
+// every test, chaos runner and benchmark that runs it as processes or inside
 // images: statically (CGO_ENABLED=0, so it runs in a scratch image) and with
-// -trimpath, as a release is built.
+// -trimpath, as a release is built. It is the one place the module builds
+// its own binary: Binary for a build into a given file, Cached (and For, in
+// tests) for one build per options per test process.
 package buildagent
 
 import (
@@ -38,11 +40,33 @@ func ModuleRoot(ctx context.Context) (string, error) {
 // the given build tags (space- or comma-separated; "" for none), bounded by
 // ctx. The error carries the compiler's output.
 func Binary(ctx context.Context, root, out, tags string) error {
+	return BinaryWith(ctx, root, out, Options{Tags: tags})
+}
+
+// Options are what may differ between two builds of the agent.
+type Options struct {
+	// Tags are the build tags, space- or comma-separated; "" for none.
+	Tags string
+	// Version, when set, is stamped into agent.Version through -ldflags,
+	// as a release build does.
+	Version string
+}
+
+// buildArgs are the go command's arguments that build ./cmd/agent into out.
+func buildArgs(out string, o Options) []string {
 	args := []string{"build", "-trimpath"}
-	if strings.TrimSpace(tags) != "" {
-		args = append(args, "-tags", tags)
+	if strings.TrimSpace(o.Tags) != "" {
+		args = append(args, "-tags", o.Tags)
 	}
-	args = append(args, "-o", out, "./cmd/agent")
+	if o.Version != "" {
+		args = append(args, "-ldflags", "-X github.com/clusteragent/agent/agent.Version="+o.Version)
+	}
+	return append(args, "-o", out, "./cmd/agent")
+}
+
+// BinaryWith is Binary with every build option.
+func BinaryWith(ctx context.Context, root, out string, o Options) error {
+	args := buildArgs(out, o)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

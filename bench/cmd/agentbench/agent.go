@@ -41,7 +41,7 @@ type etcdRival struct {
 func runAgent(ctx context.Context, binary, dir string, o options, r *report.Report, rival *etcdRival) (err error) {
 	fctx, cancel := context.WithTimeout(ctx, formTimeout)
 	began := time.Now()
-	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Autopilot: o.autopilotBlock(),
+	c, err := agentcluster.Start(fctx, agentcluster.Options{Binary: binary, Dir: dir, Servers: 3, Configure: o.configure,
 		LogStore: o.logStore, EnableDebug: o.profileDir != ""})
 	cancel()
 	if err != nil {

@@ -67,11 +67,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/clusteragent/agent/bench/agentcluster"
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/bench/applybench"
 	"github.com/clusteragent/agent/bench/etcdwrap"
 	"github.com/clusteragent/agent/bench/load"
 	"github.com/clusteragent/agent/bench/report"
+	"github.com/clusteragent/agent/internal/buildagent"
 )
 
 // options are the command's flags.
@@ -120,17 +121,15 @@ type options struct {
 	profileDir string
 }
 
-// autopilotBlock is the body of the agents' autopilot block: empty unless
-// a timer is overridden.
-func (o options) autopilotBlock() string {
-	var lines []string
+// configure applies the autopilot timers the options override to an
+// agent's config; the rest stays at the agent's defaults.
+func (o options) configure(c *agent.Config) {
 	if o.stabilization > 0 {
-		lines = append(lines, fmt.Sprintf("  server_stabilization_time = %q", o.stabilization))
+		c.Autopilot.ServerStabilizationTime = o.stabilization
 	}
 	if o.reapAfter > 0 {
-		lines = append(lines, fmt.Sprintf("  dead_server_reap_after = %q", o.reapAfter))
+		c.Autopilot.DeadServerReapAfter = o.reapAfter
 	}
-	return strings.Join(lines, "\n")
 }
 
 func (o options) stabilizationOrDefault() time.Duration {
@@ -226,7 +225,7 @@ func main() {
 // under tmp, before any measurement so no compiler competes with one, and
 // returns the agent binary's absolute path.
 func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Binaries, binary string, err error) {
-	root, err := agentcluster.ModuleRoot(ctx)
+	root, err := buildagent.ModuleRoot(ctx)
 	if err != nil {
 		return etcdBins, "", err
 	}
@@ -250,7 +249,8 @@ func buildAll(ctx context.Context, tmp string, o options) (etcdBins etcdwrap.Bin
 		if err := os.Mkdir(binDir, 0o700); err != nil {
 			return etcdBins, "", err
 		}
-		if binary, err = agentcluster.BuildBinary(ctx, root, binDir); err != nil {
+		binary = filepath.Join(binDir, "agent")
+		if err = buildagent.Binary(ctx, root, binary, ""); err != nil {
 			return etcdBins, "", err
 		}
 	}

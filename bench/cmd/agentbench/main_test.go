@@ -7,11 +7,13 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/bench/agentcluster"
 	"github.com/clusteragent/agent/bench/load"
 	"github.com/clusteragent/agent/bench/report"
@@ -19,18 +21,21 @@ import (
 
 func TestAutopilotBlockAndNotes(t *testing.T) {
 	o := options{membership: true}
-	if b := o.autopilotBlock(); b != "" {
-		t.Errorf("defaults: autopilot block %q, want none", b)
+	def := agent.DefaultConfig()
+	c := agent.DefaultConfig()
+	if o.configure(&c); !reflect.DeepEqual(c, def) {
+		t.Errorf("defaults: configure changed the config to %+v", c.Autopilot)
 	}
 	if n := o.notes(); len(n) != 1 || !strings.Contains(n[0], "defaults") {
 		t.Errorf("defaults: notes %q", n)
 	}
 	o.stabilization, o.reapAfter = 2*time.Second, 3*time.Second
-	b := o.autopilotBlock()
-	for _, want := range []string{`server_stabilization_time = "2s"`, `dead_server_reap_after = "3s"`} {
-		if !strings.Contains(b, want) {
-			t.Errorf("autopilot block lacks %q:\n%s", want, b)
-		}
+	c = agent.DefaultConfig()
+	o.configure(&c)
+	want := def
+	want.Autopilot.ServerStabilizationTime, want.Autopilot.DeadServerReapAfter = 2*time.Second, 3*time.Second
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("overrides: autopilot %+v, want %+v", c.Autopilot, want.Autopilot)
 	}
 	if n := o.notes(); len(n) != 2 {
 		t.Errorf("overrides: notes %q, want two", n)

@@ -44,14 +44,8 @@ func TestBenchStopsOnSIGINT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	root, err := buildagent.ModuleRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent, bench := filepath.Join(dir, "agent"), filepath.Join(dir, "agentbench")
-	if err := buildagent.Binary(ctx, root, agent, ""); err != nil {
-		t.Fatal(err)
-	}
+	agent, bench := buildagent.For(t, buildagent.Options{}), filepath.Join(dir, "agentbench")
+	t.Cleanup(func() { _ = buildagent.Cleanup() })
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bench, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -19,7 +19,10 @@ func TestRenderConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := renderConfig(&o, nodeConfig{ID: "n2", IP: "10.213.7.12", Join: []string{"10.213.7.11", "10.213.7.13"}, BootstrapExpect: 3})
+	src, err := renderConfig(&o, nodeConfig{ID: "n2", IP: "10.213.7.12", Join: []string{"10.213.7.11", "10.213.7.13"}, BootstrapExpect: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	file, diags := hclsyntax.ParseConfig(src, "agent.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
 		t.Fatalf("generated config does not parse: %v\n%s", diags, src)
@@ -195,7 +198,10 @@ func TestRenderConfigSeedName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := renderConfig(&o, nodeConfig{ID: "n1", IP: "10.213.7.11", Join: []string{"10.213.7.12"}, BootstrapExpect: 3})
+	src, err := renderConfig(&o, nodeConfig{ID: "n1", IP: "10.213.7.11", Join: []string{"10.213.7.12"}, BootstrapExpect: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	file, diags := hclsyntax.ParseConfig(src, "agent.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
 		t.Fatalf("generated config does not parse: %v\n%s", diags, src)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/freeport"
 )
@@ -20,7 +21,7 @@ var ErrClosed = errors.New("procrun: cluster closed")
 
 // Options configure Start.
 type Options struct {
-	// Binary is the agent binary to run; BuildBinary builds one.
+	// Binary is the agent binary to run; package buildagent builds one.
 	Binary string
 	// Dir holds the nodes' config files, data dirs and logs. The caller
 	// owns it: Close leaves it in place, so the logs outlive the cluster.
@@ -60,8 +61,8 @@ type node struct {
 	cfg        nodeConfig
 	configPath string
 	logPath    string
-	proc       *process // nil until first started; guarded by Cluster.mu
-	paused     bool     // guarded by Cluster.mu
+	proc       *proc.Process // nil until first started; guarded by Cluster.mu
+	paused     bool          // guarded by Cluster.mu
 }
 
 // Start starts opts.Servers agent processes that join through n1's gossip
@@ -161,7 +162,11 @@ func (c *Cluster) addNodeLocked(cfg nodeConfig) (*node, error) {
 		configPath: filepath.Join(home, "config.hcl"),
 		logPath:    filepath.Join(c.dir, cfg.ID+".log"),
 	}
-	if err := os.WriteFile(nd.configPath, []byte(cfg.render(c.settings)), 0o600); err != nil {
+	src, err := cfg.render(c.settings)
+	if err != nil {
+		return nil, fmt.Errorf("procrun: %w", err)
+	}
+	if err := os.WriteFile(nd.configPath, src, 0o600); err != nil {
 		return nil, fmt.Errorf("procrun: %w", err)
 	}
 	for _, p := range []int{cfg.GossipPort, cfg.RaftPort, cfg.HTTPPort} {
@@ -183,7 +188,7 @@ func (c *Cluster) startLocked(nd *node) error {
 		return err
 	}
 	nd.proc, nd.paused = p, false
-	c.logf(startedFormat, nd.cfg.ID, p.pid())
+	c.logf(startedFormat, nd.cfg.ID, p.Pid())
 	return nil
 }
 
@@ -205,7 +210,7 @@ func (c *Cluster) Name() string { return "process" }
 // Supports lists the process faults; network faults need the Docker runner.
 func (c *Cluster) Supports() []chaos.FaultKind {
 	kinds := []chaos.FaultKind{chaos.KillLeader, chaos.KillFollower}
-	if stopSignal != nil {
+	if proc.CanPause() {
 		kinds = append(kinds, chaos.PauseLeader)
 	}
 	return append(kinds, chaos.Churn, chaos.FullRestart, chaos.MassRestart)
@@ -246,15 +251,17 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
-	var procs []*process
+	var procs []*proc.Process
 	for _, nd := range c.nodes {
-		if nd.proc == nil || !nd.proc.running() {
+		if nd.proc == nil || !nd.proc.Running() {
 			continue
 		}
-		if nd.paused && contSignal != nil {
-			// SIGKILL ends a stopped process too; the SIGCONT is so
+		if nd.paused {
+			// SIGKILL ends a stopped process too; the resume is so
 			// nothing is left stopped should the kill fail.
-			_ = nd.proc.signal(contSignal)
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = nd.proc.Resume(rctx)
+			cancel()
 			nd.paused = false
 		}
 		procs = append(procs, nd.proc)
@@ -267,7 +274,7 @@ func (c *Cluster) Close() error {
 	defer cancel()
 	var errs []error
 	for _, p := range procs {
-		errs = append(errs, p.kill(ctx))
+		errs = append(errs, p.Kill(ctx))
 	}
 	c.hc.CloseIdleConnections()
 	return errors.Join(errs...)

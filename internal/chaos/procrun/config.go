@@ -1,12 +1,12 @@
 package procrun
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/internal/chaos"
+	"github.com/clusteragent/agent/internal/configfile"
 )
 
 // nodeConfig is what differs between the nodes' config files.
@@ -37,55 +37,41 @@ func settingsFor(n int) chaos.AutopilotSettings {
 	return chaos.AutopilotSettings{MaxVoters: n, MinQuorum: n, DeadServerReapAfter: deadServerReapAfter}
 }
 
-// render returns the node's config file in the agent's HCL schema (see
-// config.hcl.example). Everything on loopback; JSON logs so the suite can
-// read them; the "local" gossip profile and Raft multiplier 1 so failures
-// are detected as fast as the agent allows.
-func (c nodeConfig) render(s chaos.AutopilotSettings) string {
-	var b strings.Builder
-	kv := func(indent, key, value string) {
-		fmt.Fprintf(&b, "%s%-25s = %s\n", indent, key, value)
-	}
-	seeds := make([]string, len(c.Join))
-	for i, j := range c.Join {
-		seeds[i] = hclString(j)
-	}
-	kv("", "node_id", hclString(c.ID))
-	kv("", "data_dir", hclString(c.DataDir))
-	kv("", "bind", hclString(loopback))
-	kv("", "advertise", hclString(loopback))
-	kv("", "join", "["+strings.Join(seeds, ", ")+"]")
-	kv("", "bootstrap_expect", strconv.Itoa(c.BootstrapExpect))
-	kv("", "log_level", hclString("info"))
-	kv("", "log_json", "true")
-	b.WriteString("\nports {\n")
-	kv("  ", "gossip", strconv.Itoa(c.GossipPort))
-	kv("  ", "raft", strconv.Itoa(c.RaftPort))
-	b.WriteString("}\n\nhttp {\n")
-	kv("  ", "addr", hclString(hostPort(c.HTTPPort)))
-	b.WriteString("}\n\ngossip {\n")
-	kv("  ", "profile", hclString("local"))
-	b.WriteString("}\n\nraft {\n")
-	kv("  ", "multiplier", "1")
-	if c.LogStore != "" {
-		kv("  ", "log_store", hclString(c.LogStore))
-	}
-	b.WriteString("}\n\nautopilot {\n")
-	kv("  ", "dead_server_reap_after", hclString(s.DeadServerReapAfter.String()))
-	kv("  ", "server_stabilization_time", hclString(serverStabilizationTime.String()))
-	kv("  ", "last_contact_threshold", hclString(lastContactThreshold.String()))
-	kv("  ", "max_voters", strconv.Itoa(s.MaxVoters))
-	kv("  ", "min_quorum", strconv.Itoa(s.MinQuorum))
-	b.WriteString("}\n")
-	return b.String()
+// spelledOut are the keys every file names even at their default, so a
+// reader of a run's files sees what the suite's timings rest on.
+var spelledOut = []string{
+	"bind", "advertise", "bootstrap_expect", "log_level", "log_json", "gossip.profile", "raft.multiplier",
+	"autopilot.dead_server_reap_after", "autopilot.server_stabilization_time",
+	"autopilot.last_contact_threshold", "autopilot.max_voters", "autopilot.min_quorum",
 }
 
-// hclString quotes s as an HCL string literal. Besides quotes and
-// backslashes, "${" and "%{" must be escaped: HCL reads them as template
-// sequences.
-func hclString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "${", "$${", "%{", "%%{")
-	return `"` + r.Replace(s) + `"`
+// config is the node's agent configuration. Everything on loopback; JSON
+// logs so the suite can read them; the "local" gossip profile and Raft
+// multiplier 1 so failures are detected as fast as the agent allows.
+func (c nodeConfig) config(s chaos.AutopilotSettings) agent.Config {
+	cfg := agent.DefaultConfig()
+	cfg.NodeID, cfg.DataDir = c.ID, c.DataDir
+	cfg.Bind, cfg.Advertise = loopback, loopback
+	cfg.Join = c.Join
+	cfg.BootstrapExpect = c.BootstrapExpect
+	cfg.LogLevel, cfg.LogJSON = "info", true
+	cfg.Ports.Gossip, cfg.Ports.Raft = c.GossipPort, c.RaftPort
+	cfg.HTTP.Addr = hostPort(c.HTTPPort)
+	cfg.Gossip.Profile = "local"
+	cfg.Raft.Multiplier = 1
+	if c.LogStore != "" {
+		cfg.Raft.LogStore = c.LogStore
+	}
+	cfg.Autopilot.DeadServerReapAfter = s.DeadServerReapAfter
+	cfg.Autopilot.ServerStabilizationTime = serverStabilizationTime
+	cfg.Autopilot.LastContactThreshold = lastContactThreshold
+	cfg.Autopilot.MaxVoters, cfg.Autopilot.MinQuorum = s.MaxVoters, s.MinQuorum
+	return cfg
+}
+
+// render is the node's config file in the agent's HCL schema.
+func (c nodeConfig) render(s chaos.AutopilotSettings) ([]byte, error) {
+	return configfile.Render(c.config(s), agent.DefaultConfig(), spelledOut...)
 }
 
 // loopback is the address every node binds and advertises.

@@ -1,6 +1,8 @@
 // Package procrun runs a chaos-suite cluster as real OS processes of the
 // built agent binary on loopback, and injects the faults a process can
 // suffer: kill -9, SIGSTOP/SIGCONT, restarts, and new servers joining.
+// Processes are started, paused and killed by bench/proc, the module's one
+// process harness; this package adds the config files and the faults.
 //
 // Network faults (partitions, cuts, loss, delay) need a network the runner
 // controls, which loopback processes do not have; Cluster reports them as

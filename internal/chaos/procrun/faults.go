@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/freeport"
 )
@@ -14,7 +15,7 @@ import (
 func (c *Cluster) Kill(ctx context.Context, node string) error {
 	c.mu.Lock()
 	nd, err := c.lookupLocked(node)
-	var p *process
+	var p *proc.Process
 	if err == nil {
 		p = nd.proc
 	}
@@ -22,10 +23,10 @@ func (c *Cluster) Kill(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	if p == nil || !p.running() {
+	if p == nil || !p.Running() {
 		return nil
 	}
-	if err := p.kill(ctx); err != nil {
+	if err := p.Kill(ctx); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -33,7 +34,7 @@ func (c *Cluster) Kill(ctx context.Context, node string) error {
 		nd.paused = false
 	}
 	c.mu.Unlock()
-	c.logf("procrun: killed %s (pid %d)", node, p.pid())
+	c.logf("procrun: killed %s (pid %d)", node, p.Pid())
 	return nil
 }
 
@@ -49,8 +50,8 @@ func (c *Cluster) Restart(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	if nd.proc != nil && nd.proc.running() {
-		return fmt.Errorf("procrun: restart %s: still running (pid %d)", node, nd.proc.pid())
+	if nd.proc != nil && nd.proc.Running() {
+		return fmt.Errorf("procrun: restart %s: still running (pid %d)", node, nd.proc.Pid())
 	}
 	return c.startLocked(nd)
 }
@@ -68,11 +69,7 @@ func (c *Cluster) Resume(ctx context.Context, node string) error {
 }
 
 func (c *Cluster) setPaused(ctx context.Context, node string, pause bool) error {
-	sig := contSignal
-	if pause {
-		sig = stopSignal
-	}
-	if sig == nil {
+	if !proc.CanPause() {
 		return chaos.ErrUnsupported
 	}
 	if err := ctx.Err(); err != nil {
@@ -80,22 +77,26 @@ func (c *Cluster) setPaused(ctx context.Context, node string, pause bool) error 
 	}
 	c.mu.Lock()
 	nd, err := c.lookupLocked(node)
-	var p *process
+	var p *proc.Process
 	switch {
 	case err != nil:
 	case nd.proc == nil:
 		err = fmt.Errorf("procrun: %s was never started", node)
+	case !nd.proc.Running():
+		err = fmt.Errorf("procrun: %s is not running", node)
 	default:
-		p = nd.proc
-		if err = p.signal(sig); err == nil {
-			nd.paused = pause
-		}
+		// Marked before the signal, so a Close meanwhile resumes it: a
+		// process that is not stopped is unaffected by that.
+		p, nd.paused = nd.proc, pause
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return waitSignalled(ctx, p.pid(), pause)
+	if pause {
+		return p.Pause(ctx)
+	}
+	return p.Resume(ctx)
 }
 
 // Partition is not supported: loopback processes share one network.

@@ -20,41 +20,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
+	"github.com/clusteragent/agent/internal/buildagent"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/testutil"
-)
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
 )
 
 // TestMain removes the binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	_ = buildagent.Cleanup()
 	os.Exit(code)
 }
 
 // agentBinary builds the agent once per test process.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildErr = os.MkdirTemp("", "procrun-bin-"); buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		binPath, buildErr = BuildBinary(ctx, buildDir, "")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return buildagent.For(t, buildagent.Options{})
 }
 
 // TestProcessCluster drives every fault the runner supports against three
@@ -80,7 +62,7 @@ func TestProcessCluster(t *testing.T) {
 		}
 		if t.Failed() {
 			for _, id := range c.Nodes() {
-				t.Logf("%s log tail:\n%s", id, logTail(filepath.Join(dir, id+".log"), 15))
+				t.Logf("%s log tail:\n%s", id, proc.LogTail(filepath.Join(dir, id+".log"), 15))
 			}
 		}
 	})
@@ -434,7 +416,7 @@ func do(method, u, body string) (int, []byte, error) {
 func pidOf(c *Cluster, node string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.byID[node].proc.pid()
+	return c.byID[node].proc.Pid()
 }
 
 // processExists reports whether pid names a process, zombies included:

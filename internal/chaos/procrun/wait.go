@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/httpjson"
 )
 
@@ -59,8 +60,8 @@ func (c *Cluster) formed(ctx context.Context, nodes []*node) (string, error) {
 		c.mu.Lock()
 		p := nd.proc
 		c.mu.Unlock()
-		if p == nil || !p.running() {
-			return "", &exitError{node: nd.cfg.ID, log: logTail(nd.logPath, 20)}
+		if p == nil || !p.Running() {
+			return "", &exitError{node: nd.cfg.ID, log: proc.LogTail(nd.logPath, 20)}
 		}
 		var cfg raftConfiguration
 		if err := c.getJSON(ctx, "http://"+hostPort(nd.cfg.HTTPPort)+"/v1/raft/configuration", &cfg); err != nil {
