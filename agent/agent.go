@@ -142,6 +142,11 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 		if a.fsm == nil {
 			return nil, errors.New("WithFSM: the state machine is nil")
 		}
+		if cfg.Snapshot.Interval > 0 {
+			// The archive format holds the key/value store's state; a user
+			// state machine is saved by raft's own snapshots only.
+			return nil, fieldErr("snapshot.interval", "scheduled snapshot archives hold the key/value store; with WithFSM leave it 0")
+		}
 		a.fsm, a.user = wrapUserFSM(a.fsm)
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

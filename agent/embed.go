@@ -95,7 +95,9 @@ func (a *Agent) checkEmbedded() error {
 		return ErrNotServer
 	case a.ctx == nil:
 		return ErrNotStarted
-	case a.raft == nil:
+	case a.raft == nil || a.ctx.Err() != nil:
+		// The peer client outlives Raft, so a stopping agent must not
+		// forward either.
 		return ErrShutdown
 	}
 	return nil
