@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -21,83 +22,96 @@ import (
 // TestMain checks that Close leaves no goroutine behind.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// startNode runs start, the program's own setup, on loopback with port 0.
-func startNode(t *testing.T, id string, bootstrap bool, join ...string) *server {
+// startCluster runs start, the program's own setup, for n servers on
+// loopback. Each listener is opened first, so every server knows the whole
+// static peer set before any of them starts.
+func startCluster(t *testing.T, n int) []*server {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{
-		"-node-id", id, "-data-dir", t.TempDir(), "-raft-addr", "127.0.0.1:0", "-gossip-addr", "127.0.0.1:0",
-		fmt.Sprintf("-bootstrap=%t", bootstrap),
-	}, joinFlags(join)...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.loopback = true
-	logger := hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testutil.LogWriter(t)})
-	s, err := start(cfg, logger)
-	if err != nil {
-		t.Fatalf("start %s: %v", id, err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close %s: %v", id, err)
+	peers := map[string]string{}
+	lns := map[string]net.Listener{}
+	for i := 1; i <= n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	return s
-}
-
-func joinFlags(addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		out = append(out, "-join", a)
+		id := fmt.Sprintf("n%d", i)
+		peers[id], lns[id] = ln.Addr().String(), ln
+	}
+	var out []*server
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		cfg := config{NodeID: id, DataDir: t.TempDir(), Peers: peers, listener: lns[id], loopback: true}
+		logger := hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testutil.LogWriter(t)})
+		s, err := start(cfg, logger)
+		if err != nil {
+			t.Fatalf("start %s: %v", id, err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close %s: %v", id, err)
+			}
+		})
+		out = append(out, s)
 	}
 	return out
 }
 
-func TestThreeNodeControlPlane(t *testing.T) {
-	n1 := startNode(t, "n1", true)
-	seed := n1.gossip.Addr()
-	nodes := []*server{n1, startNode(t, "n2", false, seed), startNode(t, "n3", false, seed)}
-
-	var leader *server
-	testutil.WaitFor(t, 20*time.Second, func() error {
-		leader = nil
+// onLeader runs f on the current leader, again on a new one when
+// leadership moves before f is done (which Raft allows at any time; every
+// f here is idempotent).
+func onLeader(t *testing.T, nodes []*server, f func(ctx context.Context, leader *server) error) {
+	t.Helper()
+	testutil.WaitFor(t, 30*time.Second, func() error {
 		for _, n := range nodes {
 			if n.node.IsLeader() {
-				leader = n
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				return f(ctx, n)
 			}
 		}
-		if leader == nil {
-			return errors.New("no leader yet")
-		}
-		conf, err := leader.node.GetConfiguration(context.Background())
-		if err != nil || len(conf.Servers) != 3 {
-			return fmt.Errorf("leader configuration %v (%v), want 3 servers", conf.Servers, err)
+		return errors.New("no leader")
+	})
+}
+
+func TestThreeNodeStaticCluster(t *testing.T) {
+	nodes := startCluster(t, 3)
+	for _, svc := range []Service{{"api", "10.0.0.1:80"}, {"db", "10.0.0.2:5432"}, {"cache", "10.0.0.3:6379"}} {
+		onLeader(t, nodes, func(ctx context.Context, l *server) error { return l.Register(ctx, svc) })
+	}
+	onLeader(t, nodes, func(ctx context.Context, l *server) error { return l.Deregister(ctx, "cache") })
+	onLeader(t, nodes, func(ctx context.Context, l *server) error {
+		if err := l.Register(ctx, Service{Name: "broken"}); !errors.Is(err, errInvalidService) {
+			t.Fatalf("register without addr: got %v, want errInvalidService", err)
 		}
 		return nil
 	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, svc := range []Service{{"api", "10.0.0.1:80"}, {"db", "10.0.0.2:5432"}, {"cache", "10.0.0.3:6379"}} {
-		if err := leader.Register(ctx, svc); err != nil {
-			t.Fatalf("register %s: %v", svc.Name, err)
-		}
-	}
-	if err := leader.Deregister(ctx, "cache"); err != nil {
-		t.Fatalf("deregister: %v", err)
-	}
-	if err := leader.Register(ctx, Service{Name: "broken"}); !errors.Is(err, errInvalidService) {
-		t.Fatalf("register without addr: got %v, want errInvalidService", err)
-	}
-	for _, n := range nodes {
-		if n != leader {
-			if err := n.Register(ctx, Service{"x", "y:1"}); !errors.Is(err, raftnode.ErrNotLeader) {
-				t.Fatalf("register on follower %s: got %v, want ErrNotLeader", n.node.NodeID(), err)
-			}
-		}
-	}
-
 	want := []Service{{"api", "10.0.0.1:80"}, {"db", "10.0.0.2:5432"}}
+	onLeader(t, nodes, func(ctx context.Context, l *server) error {
+		got, err := l.Services(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("linearizable read on the leader: %v, want %v", got, want)
+		}
+		return nil
+	})
+	// A follower refuses writes and linearizable reads, naming the leader
+	// (the write is a harmless deregister, in case it became the leader);
+	// its stale view catches up by replication.
+	for _, n := range nodes {
+		if n.node.IsLeader() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		werr := n.Deregister(ctx, "never-registered")
+		_, rerr := n.Services(ctx)
+		cancel()
+		var nl *raftnode.NotLeaderError
+		if (!errors.As(werr, &nl) || !errors.Is(rerr, raftnode.ErrNotLeader)) && !n.node.IsLeader() {
+			t.Fatalf("follower %s: write %v, read %v; want *NotLeaderError for both", n.node.NodeID(), werr, rerr)
+		}
+	}
 	testutil.WaitFor(t, 10*time.Second, func() error {
 		for _, n := range nodes {
 			if got := n.registry.Services(); !slices.Equal(got, want) {
@@ -142,18 +156,19 @@ func TestParseFlags(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		"missing node id":  {nil, "-node-id is required"},
-		"bad gossip addr":  {[]string{"-node-id", "a", "-gossip-addr", "localhost:1"}, "-gossip-addr"},
-		"bad gossip port":  {[]string{"-node-id", "a", "-gossip-addr", "127.0.0.1:x"}, "-gossip-addr"},
-		"stray argument":   {[]string{"-node-id", "a", "extra"}, `unexpected argument "extra"`},
-		"unknown flag":     {[]string{"-nope"}, "flag provided but not defined"},
-		"defaults are set": {[]string{"-node-id", "a", "-join", "x:1", "-join", "y:2"}, ""},
+		"missing node id":   {nil, "-node-id is required"},
+		"peer without addr": {[]string{"-node-id", "a", "-peer", "a"}, "is not ID=HOST:PORT"},
+		"peer without port": {[]string{"-node-id", "a", "-peer", "a=h"}, "missing port"},
+		"self not a peer":   {[]string{"-node-id", "a", "-peer", "b=h:1"}, "does not name this node"},
+		"stray argument":    {[]string{"-node-id", "a", "extra"}, `unexpected argument "extra"`},
+		"unknown flag":      {[]string{"-nope"}, "flag provided but not defined"},
+		"defaults are set":  {[]string{"-node-id", "a", "-peer", "a=h:1", "-peer", "b=h:2"}, ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := parseFlags(tc.args, io.Discard)
 			if tc.wantErr == "" {
-				if err != nil || cfg.DataDir != "data-a" || len(cfg.Join) != 2 {
+				if err != nil || cfg.DataDir != "data-a" || len(cfg.Peers) != 2 {
 					t.Fatalf("got %+v, %v", cfg, err)
 				}
 				return
