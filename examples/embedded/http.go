@@ -54,6 +54,8 @@ func (a *app) handlePut(w http.ResponseWriter, r *http.Request) {
 		err = a.Set(r.Context(), name, string(body))
 	}
 	switch {
+	case errors.Is(err, errInvalid):
+		http.Error(w, err.Error(), http.StatusBadRequest)
 	case errors.Is(err, raftnode.ErrFSM):
 		http.Error(w, err.Error(), http.StatusConflict)
 	case err != nil:
