@@ -65,7 +65,8 @@ func (a *Agent) Apply(ctx context.Context, m command.Mutation) (uint64, error) {
 // entry. On a follower it commits a marker entry through the leader (the
 // state machine never sees it) and waits until the local state machine has
 // applied it, so it costs one write: serve hot reads on the leader, or
-// stale ones.
+// stale ones. A Read that fails (leadership moved mid-way) changes nothing
+// and may simply be called again.
 func (a *Agent) Read(ctx context.Context, stale bool) error {
 	if err := a.checkEmbedded(); err != nil {
 		return err

@@ -35,10 +35,20 @@ func (a *Agent) rpcHandler(api http.Handler) http.Handler {
 	if a.user == nil {
 		return api
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+applyPath, a.handleForwardedApply)
-	mux.Handle("/", api)
-	return mux
+	// Not a ServeMux: it would redirect unclean paths to cleaned ones,
+	// which the API refuses on purpose (see httpapi).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != applyPath {
+			api.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeRPCError(w, http.StatusMethodNotAllowed, "method %s is not allowed on %s; allowed: POST", r.Method, applyPath)
+			return
+		}
+		a.handleForwardedApply(w, r)
+	})
 }
 
 // handleForwardedApply proposes a follower's mutation. The body is the

@@ -146,7 +146,8 @@ func TestForwardedApplyRefusals(t *testing.T) {
 		"empty body":   {"Bearer s3cret", nil, http.StatusBadRequest},
 		"too large":    {"Bearer s3cret", bytes.Repeat([]byte{1}, MaxMutationBytes+1), http.StatusRequestEntityTooLarge},
 		"other route":  {"Bearer s3cret", nil, http.StatusNotFound},
-		"wrong method": {"Bearer s3cret", nil, http.StatusNotFound},
+		"wrong method": {"Bearer s3cret", nil, http.StatusMethodNotAllowed},
+		"unclean path": {"Bearer s3cret", nil, http.StatusNotFound},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -156,6 +157,8 @@ func TestForwardedApplyRefusals(t *testing.T) {
 				path = "/v1/elsewhere"
 			case "wrong method":
 				method = http.MethodGet
+			case "unclean path":
+				path = "/v1/x/../internal/apply" // to the API, not cleaned into applyPath
 			}
 			req := httptest.NewRequest(method, path, bytes.NewReader(tc.body))
 			if tc.auth != "" {
