@@ -173,3 +173,57 @@ func TestEmbeddingRefusals(t *testing.T) {
 		t.Fatal("WithFSM(nil) was accepted")
 	}
 }
+
+// BenchmarkEmbeddedApplyRead measures Apply and a linearizable Read on the
+// leader and on a follower (which forwards, and commits a marker to read).
+func BenchmarkEmbeddedApplyRead(b *testing.B) {
+	c1 := agenttest.Config(b, "b1")
+	c1.BootstrapExpect = 1
+	a1 := startEmbeddedB(b, c1)
+	c2 := agenttest.Config(b, "b2")
+	c2.Join = []string{a1.GossipAddr()}
+	a2 := startEmbeddedB(b, c2)
+	testutil.WaitFor(b, formTimeout, func() error {
+		conf, err := a1.Node().GetConfiguration(context.Background())
+		if err != nil || len(conf.Servers) != 2 || !a1.Node().IsLeader() {
+			return fmt.Errorf("configuration %v (%v)", conf.Servers, err)
+		}
+		return nil
+	})
+	set, _ := command.NewMutation("t.set", map[string]string{"K": "k", "V": "v"})
+	for _, bc := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"apply-leader", func(ctx context.Context) error { _, err := a1.Apply(ctx, set); return err }},
+		{"apply-follower", func(ctx context.Context) error { _, err := a2.Apply(ctx, set); return err }},
+		{"read-leader", func(ctx context.Context) error { return a1.Read(ctx, false) }},
+		{"read-follower", func(ctx context.Context) error { return a2.Read(ctx, false) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err := bc.run(ctx)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func startEmbeddedB(b *testing.B, cfg agent.Config) *agent.Agent {
+	b.Helper()
+	a, err := agent.New(cfg, nil, agent.WithFSM(newMapFSM()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return a
+}

@@ -83,8 +83,20 @@ func (a *Agent) handleForwardedApply(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusServiceUnavailable, "%v", err)
 		return
 	}
+	if err == nil && bytes.Equal(body, readMarker) {
+		a.pushCommitIndex(r.Context())
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ans)
+}
+
+// pushCommitIndex makes the leader send its commit index to the followers
+// now. Raft tells followers the commit index only with the next append,
+// which an idle leader sends after commit_timeout (50-100 ms): a follower
+// waiting to apply its read marker would wait that long. Appending a
+// barrier sends it at once. Only a speed-up, so a failure is ignored.
+func (a *Agent) pushCommitIndex(ctx context.Context) {
+	_ = a.raft.Barrier(ctx)
 }
 
 // peerAuthorized checks the bearer token when one is set, as the HTTP API
