@@ -25,8 +25,8 @@ var errRetryable = errors.New("not proposed")
 
 // Apply proposes m to the replicated log of the WithFSM state machine and
 // returns the entry's index once the leader has committed and applied it.
-// It may be called on any server: a follower forwards m to the leader over
-// the agent-to-agent port (mutual TLS and the HTTP token apply, as for
+// It may be called on any member, a gossip-only one too: a follower
+// forwards m to the leader over the agent-to-agent port (mutual TLS and the HTTP token apply, as for
 // every agent-to-agent call).
 //
 // An error value returned by the state machine's Apply comes back wrapped
@@ -39,7 +39,7 @@ var errRetryable = errors.New("not proposed")
 // Apply returning does not mean this node has applied m yet: call Read
 // before reading the local state machine.
 func (a *Agent) Apply(ctx context.Context, m command.Mutation) (uint64, error) {
-	if err := a.checkEmbedded(); err != nil {
+	if err := a.checkEmbedded(false); err != nil {
 		return 0, err
 	}
 	if m.Type == readMarkerType {
@@ -68,7 +68,7 @@ func (a *Agent) Apply(ctx context.Context, m command.Mutation) (uint64, error) {
 // stale ones. A Read that fails (leadership moved mid-way) changes nothing
 // and may simply be called again.
 func (a *Agent) Read(ctx context.Context, stale bool) error {
-	if err := a.checkEmbedded(); err != nil {
+	if err := a.checkEmbedded(true); err != nil {
 		return err
 	}
 	if stale {
@@ -88,15 +88,17 @@ func (a *Agent) Read(ctx context.Context, stale bool) error {
 	return a.waitApplied(ctx, idx)
 }
 
-func (a *Agent) checkEmbedded() error {
+// checkEmbedded says why Apply or Read cannot run. A gossip-only member
+// holds no state, so it cannot read (needState), but it forwards writes.
+func (a *Agent) checkEmbedded(needState bool) error {
 	switch {
 	case a.user == nil:
 		return ErrNoUserFSM
-	case !a.cfg.Server:
+	case needState && !a.cfg.Server:
 		return ErrNotServer
 	case a.ctx == nil:
 		return ErrNotStarted
-	case a.raft == nil || a.ctx.Err() != nil:
+	case a.ctx.Err() != nil:
 		// The peer client outlives Raft, so a stopping agent must not
 		// forward either.
 		return ErrShutdown
@@ -123,7 +125,7 @@ func (a *Agent) propose(ctx context.Context, data []byte) (uint64, error) {
 }
 
 func (a *Agent) proposeOnce(ctx context.Context, data []byte) (uint64, error) {
-	if a.raft.IsLeader() {
+	if a.raft != nil && a.raft.IsLeader() {
 		return a.applyLocal(ctx, data)
 	}
 	addr := backend{a}.LeaderHTTPAddr()

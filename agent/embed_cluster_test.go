@@ -116,6 +116,26 @@ func TestEmbeddedFSMForwardsWithToken(t *testing.T) {
 	}
 	checkKVRoutesOff(t, a1.HTTPAddr(), token)
 
+	// A gossip-only member forwards writes too, but holds nothing to read.
+	c3 := agenttest.Config(t, "e3")
+	c3.Join, c3.HTTP.Token, c3.Server = []string{a1.GossipAddr()}, token, false
+	a3 := startEmbedded(t, c3, newMapFSM())
+	fromClient, _ := command.NewMutation("t.set", map[string]string{"K": "c", "V": "from e3"})
+	testutil.WaitFor(t, formTimeout, func() error {
+		// Retried only until e3's gossip knows the servers: before, it
+		// knows no leader and Apply waits, bounded here.
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		defer acancel()
+		_, err := a3.Apply(actx, fromClient)
+		return err
+	})
+	if err := a1.Read(ctx, false); err != nil || f1.get("c") != "from e3" {
+		t.Fatalf("leader's read of the gossip-only member's write: %q, %v", f1.get("c"), err)
+	}
+	if err := a3.Read(ctx, false); !errors.Is(err, agent.ErrNotServer) {
+		t.Fatalf("Read on a gossip-only member: %v, want ErrNotServer", err)
+	}
+
 	if err := a2.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ var (
 	// key/value store, which is written through its own API.
 	ErrNoUserFSM = errors.New("the agent runs its key/value store: Apply and Read serve a state machine given with WithFSM")
 	// ErrNotServer: the agent is a gossip-only member (server = false) and
-	// holds no state to propose to or read.
+	// holds no state to read.
 	ErrNotServer = errors.New("this agent is not a Raft server (server = false)")
 	// ErrMutationTooLarge: an encoded mutation exceeds MaxMutationBytes.
 	ErrMutationTooLarge = errors.New("mutation too large")
