@@ -43,6 +43,7 @@ type Agent struct {
 	registry *prometheus.Registry
 	fsm      raft.FSM
 	kv       *kv.Store // the default state machine; nil when WithFSM replaced it
+	user     *indexFSM // the WithFSM state machine's wrapper; nil with the KV store
 
 	raft   *raftnode.Node // nil for a gossip-only member
 	mux    *mux.Mux       // the Raft port, shared with agent-to-agent calls
@@ -87,7 +88,10 @@ type Agent struct {
 type Option func(*Agent)
 
 // WithFSM replaces the agent's key/value store with another state machine
-// (library use); the key/value API is then off.
+// (library use). Propose its mutations with Agent.Apply from any server and
+// make local reads of it linearizable with Agent.Read. The key/value,
+// lease and snapshot routes of the HTTP API then answer 400; the cluster
+// routes (status, members, raft, autopilot, leave) work as always.
 func WithFSM(fsm raft.FSM) Option { return func(a *Agent) { a.fsm, a.kv = fsm, nil } }
 
 // WithStopHook makes the agent call f as it begins to leave or to stop its
@@ -133,6 +137,17 @@ func New(cfg Config, logger hclog.Logger, opts ...Option) (*Agent, error) {
 	a.fsm = a.kv
 	for _, opt := range opts {
 		opt(a)
+	}
+	if a.kv == nil {
+		if a.fsm == nil {
+			return nil, errors.New("WithFSM: the state machine is nil")
+		}
+		if cfg.Snapshot.Interval > 0 {
+			// The archive format holds the key/value store's state; a user
+			// state machine is saved by raft's own snapshots only.
+			return nil, fieldErr("snapshot.interval", "scheduled snapshot archives hold the key/value store; with WithFSM leave it 0")
+		}
+		a.fsm, a.user = wrapUserFSM(a.fsm)
 	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.backups = newBackups(cfg.Snapshot, cfg.DataDir, logger.Named("snapshot"))

@@ -68,6 +68,9 @@ func (a *Agent) restoreArchive(ctx context.Context, body io.Reader, force bool) 
 	if a.raft == nil {
 		return out, httpapi.ErrNotServer
 	}
+	if a.kv == nil {
+		return out, fmt.Errorf("%w: snapshots need the key/value state machine", httpapi.ErrBadRequest)
+	}
 	if !a.raft.IsLeader() {
 		return out, httpapi.ErrNotLeader
 	}

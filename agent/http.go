@@ -39,7 +39,7 @@ func (a *Agent) startHTTP() {
 		if a.tls != nil {
 			ln = tls.NewListener(ln, a.tls.IncomingConfig())
 		}
-		a.rpcSrv = newHTTPServer(api, a.logger.Named("rpc"))
+		a.rpcSrv = newHTTPServer(a.rpcHandler(api), a.logger.Named("rpc"))
 		a.rpcDone = serve(a, a.rpcSrv, ln, "agent rpc")
 	}
 }

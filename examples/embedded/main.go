@@ -1,18 +1,20 @@
-// Command embedded is a tiny replicated control plane built on this module's
-// raftnode and discovery packages: the way to use them as a library with a
-// state machine of your own instead of running the agent.
+// Command embedded runs the whole agent inside a Go program with a state
+// machine of its own: named string registers (registers.go). Everything the
+// agent binary does comes with it: gossip join through a seed, safe
+// bootstrap (-bootstrap-expect), autopilot promotion of new servers and
+// pruning of dead ones, and forwarding to the leader.
 //
-// The recipe, which start follows step by step:
+// The recipe:
 //
-//  1. Write a raft.FSM whose Apply hands entries to a command.Router, with one
-//     handler per mutation type (registry.go).
-//  2. Start a raftnode.Node with it. One node bootstraps (-bootstrap); the
-//     others wait to be added.
-//  3. Start a discovery.Gossip that advertises the node's Raft address in its
-//     Meta and joins the seeds (-join).
-//  4. On the leader, add every live gossip member that is not yet in the Raft
-//     configuration (addPeers).
-//  5. Write through Node.Apply on the leader; read the FSM on any node.
+//  1. Write a raft.FSM whose Apply hands entries to a command.Router, with
+//     one handler per mutation type.
+//  2. agent.New(cfg, logger, agent.WithFSM(fsm)), then Start.
+//  3. Write with Agent.Apply on any server (a follower forwards to the
+//     leader); before a read of the FSM, call Agent.Read(ctx, stale).
+//
+// The program serves its registers on -app-addr (GET and PUT /r/NAME); the
+// agent's own HTTP API (status, members, raft, autopilot) stays on
+// -http-addr.
 package main
 
 import (
@@ -21,25 +23,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/clusteragent/agent/discovery"
-	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 // run returns the exit code, so that deferred shutdown always runs.
 func run(args []string, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, appAddr, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -48,204 +47,121 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: cfg.NodeID, Output: stderr})
-	s, err := start(cfg, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := start(ctx, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "error", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-ctx.Done()
-	if err := s.Close(); err != nil {
+	srv, err := a.serve(appAddr)
+	if err != nil {
+		logger.Error("app listener", "error", err)
+		_ = a.agent.Shutdown(context.Background())
+		return 1
+	}
+	logger.Info("registers served", "app_addr", appAddr, "agent_http_addr", a.agent.HTTPAddr())
+	select {
+	case <-ctx.Done():
+	case <-a.agent.Done(): // left through the agent's API
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := a.agent.Shutdown(sctx); err != nil {
 		logger.Error("shutdown failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-// config is what the flags say.
-type config struct {
-	NodeID     string
-	DataDir    string
-	RaftAddr   string // host:port; port 0 picks one
-	GossipAddr string // IP:port; port 0 picks one
-	Join       []string
-	Bootstrap  bool
-	loopback   bool // fast timers, for clusters on one host (the tests)
-}
-
-func parseFlags(args []string, output io.Writer) (config, error) {
-	var c config
+// parseFlags builds the agent's configuration from a few flags; a real
+// program would read its own configuration file. Defaults are the agent's.
+func parseFlags(args []string, output io.Writer) (agent.Config, string, error) {
+	c := agent.DefaultConfig()
+	var appAddr string
 	fs := flag.NewFlagSet("embedded", flag.ContinueOnError)
 	fs.SetOutput(output)
-	fs.StringVar(&c.NodeID, "node-id", "", "this node's permanent ID (required)")
-	fs.StringVar(&c.DataDir, "data-dir", "", "directory for Raft state (default ./data-ID)")
-	fs.StringVar(&c.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft host:port")
-	fs.StringVar(&c.GossipAddr, "gossip-addr", "127.0.0.1:7946", "gossip IP:port")
-	fs.Func("join", "gossip address of a node to join (repeatable)", func(s string) error {
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's permanent ID (default: generated and kept in the data dir)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for Raft and gossip state")
+	fs.StringVar(&c.Bind, "bind", "127.0.0.1", "address to listen on for gossip and Raft")
+	fs.IntVar(&c.Ports.Gossip, "gossip-port", c.Ports.Gossip, "gossip port")
+	fs.IntVar(&c.Ports.Raft, "raft-port", c.Ports.Raft, "Raft port (also agent-to-agent calls)")
+	fs.StringVar(&c.HTTP.Addr, "http-addr", c.HTTP.Addr, "the agent's HTTP API")
+	fs.StringVar(&appAddr, "app-addr", "127.0.0.1:8080", "this program's register API")
+	fs.IntVar(&c.BootstrapExpect, "bootstrap-expect", 0, "servers to wait for before bootstrapping a new cluster")
+	fs.Func("join", "gossip address of a member to join (repeatable)", func(s string) error {
 		c.Join = append(c.Join, s)
 		return nil
 	})
-	fs.BoolVar(&c.Bootstrap, "bootstrap", false, "start a new cluster with this node (once, on the first node)")
 	if err := fs.Parse(args); err != nil {
-		return config{}, err
+		return agent.Config{}, "", err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case c.NodeID == "":
-		return config{}, errors.New("-node-id is required")
-	case c.DataDir == "":
-		c.DataDir = "data-" + c.NodeID
+	if fs.NArg() > 0 {
+		return agent.Config{}, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if _, _, err := splitIPPort(c.GossipAddr); err != nil {
-		return config{}, fmt.Errorf("-gossip-addr: %w", err)
-	}
-	return c, nil
+	return c, appAddr, nil
 }
 
-func splitIPPort(addr string) (string, int, error) {
-	host, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, err
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, p)
-	}
-	if net.ParseIP(host) == nil {
-		return "", 0, fmt.Errorf("%q: %q is not an IP address", addr, host)
-	}
-	return host, port, nil
+// app is one running node: the agent and the state machine it replicates.
+type app struct {
+	agent *agent.Agent
+	regs  *registers
 }
 
-// server is one running node of the control plane.
-type server struct {
-	logger   hclog.Logger
-	registry *registry
-	node     *raftnode.Node
-	gossip   *discovery.Gossip
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-}
-
-// start brings up Raft, then gossip (which advertises the Raft address),
-// then the loop that adds new members to Raft.
-func start(cfg config, logger hclog.Logger) (*server, error) {
-	s := &server{logger: logger, registry: newRegistry(logger)}
-	ropts := raftnode.Options{
-		NodeID: cfg.NodeID, BindAddr: cfg.RaftAddr, DataDir: cfg.DataDir, FSM: s.registry, Logger: logger,
-		// Bootstrapping is a one-time decision: raftnode never does it over
-		// existing state, so restarting with -bootstrap is harmless.
-		BootstrapPreferred: cfg.Bootstrap, JoinOnly: !cfg.Bootstrap,
-	}
-	gcfg := discovery.DefaultConfig()
-	if cfg.loopback {
-		ropts.SetLoopbackTimers()
-		gcfg = discovery.LoopbackConfig()
-	}
-	node, err := raftnode.NewNode(ropts)
+// start builds the agent around the registers and starts it; New validates
+// cfg and names the key of a bad field.
+func start(ctx context.Context, cfg agent.Config, logger hclog.Logger) (*app, error) {
+	regs := newRegisters()
+	a, err := agent.New(cfg, logger, agent.WithFSM(regs))
 	if err != nil {
 		return nil, err
 	}
-	gcfg.NodeID, gcfg.Seeds, gcfg.DataDir, gcfg.Logger = cfg.NodeID, cfg.Join, cfg.DataDir, logger
-	gcfg.BindAddr, gcfg.BindPort, _ = splitIPPort(cfg.GossipAddr)
-	gcfg.Meta = discovery.Meta{RaftAddr: node.Addr(), Role: discovery.RoleServer}
-	g, err := discovery.New(gcfg)
-	if err != nil {
-		return nil, errors.Join(err, node.Close())
+	if err := a.Start(ctx); err != nil {
+		return nil, err
 	}
-	g.Start()
-	s.node, s.gossip = node, g
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.addPeers(ctx)
-	}()
-	return s, nil
+	return &app{agent: a, regs: regs}, nil
 }
 
-// Register replicates a service registration. Call it on the leader: a
-// follower returns a *raftnode.NotLeaderError naming the leader, for your own
-// API to forward or redirect to.
-func (s *server) Register(ctx context.Context, svc Service) error {
-	if err := svc.validate(); err != nil {
-		return err
-	}
-	return s.apply(ctx, mutRegister, svc)
+// Set writes a register through the cluster's leader.
+func (a *app) Set(ctx context.Context, name, value string) error {
+	return a.propose(ctx, mutSet, setCmd{Name: name, Value: value})
 }
 
-// Deregister replicates the removal of a service; see Register.
-func (s *server) Deregister(ctx context.Context, name string) error {
-	if name == "" {
-		return fmt.Errorf("%w: name is empty", errInvalidService)
-	}
-	return s.apply(ctx, mutDeregister, Service{Name: name})
+// CAS sets a register if it holds old now; a mismatch is an error wrapping
+// raftnode.ErrFSM and errCASFailed's message.
+func (a *app) CAS(ctx context.Context, name, old, value string) error {
+	return a.propose(ctx, mutCAS, casCmd{Name: name, Old: old, Value: value})
 }
 
-// apply returns once the local FSM has applied the entry, so a read on the
-// leader right after sees it.
-func (s *server) apply(ctx context.Context, typ string, payload any) error {
-	m, err := raftnode.NewMutation(typ, payload)
+func (a *app) propose(ctx context.Context, typ string, payload any) error {
+	if name := nameOf(payload); name == "" {
+		return fmt.Errorf("%w: empty register name", errInvalid)
+	}
+	m, err := command.NewMutation(typ, payload)
 	if err != nil {
 		return err
 	}
-	_, err = s.node.Apply(ctx, m)
+	_, err = a.agent.Apply(ctx, m)
 	return err
 }
 
-// addPeers is the smallest useful bridge from gossip to Raft: the leader
-// adds every live member that advertises a Raft address and is not in the
-// configuration yet. It wakes on gossip events and, since events may be
-// dropped, on a timer too. It never removes a server: the agent's autopilot
-// does that (and promotes non-voters only once healthy); a control plane
-// that needs it should embed the agent package instead.
-func (s *server) addPeers(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.gossip.Events():
-		case <-tick.C:
-		}
-		if s.node.IsLeader() {
-			s.reconcile(ctx)
-		}
+func nameOf(payload any) string {
+	switch c := payload.(type) {
+	case setCmd:
+		return c.Name
+	case casCmd:
+		return c.Name
 	}
+	return ""
 }
 
-func (s *server) reconcile(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	conf, err := s.node.GetConfiguration(ctx)
-	if err != nil {
-		s.logger.Warn("read raft configuration", "error", err)
-		return
+// Get reads a register: linearizably (it reflects every write acknowledged
+// before the call, on whatever node), or, with stale, as this node has it.
+func (a *app) Get(ctx context.Context, name string, stale bool) (string, bool, error) {
+	if err := a.agent.Read(ctx, stale); err != nil {
+		return "", false, err
 	}
-	known := map[string]bool{}
-	for _, srv := range conf.Servers {
-		known[srv.ID] = true
-	}
-	for _, m := range s.gossip.Members() {
-		if m.Status != discovery.StatusAlive || m.Meta.RaftAddr == "" || known[m.ID] {
-			continue
-		}
-		if err := s.node.AddVoter(ctx, m.ID, m.Meta.RaftAddr); err != nil {
-			s.logger.Warn("add voter", "node_id", m.ID, "error", err)
-			continue
-		}
-		s.logger.Info("added voter", "node_id", m.ID, "raft_addr", m.Meta.RaftAddr)
-	}
-}
-
-// Close stops the loop, then gossip (peers see the node go), then Raft. The
-// node stays in the Raft configuration, so a restart rejoins as itself.
-func (s *server) Close() error {
-	s.cancel()
-	s.wg.Wait()
-	return errors.Join(s.gossip.Shutdown(), s.node.Close())
+	v, ok := a.regs.Get(name)
+	return v, ok, nil
 }

@@ -5,113 +5,193 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	"go.uber.org/goleak"
 
+	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/internal/testutil"
 	"github.com/clusteragent/agent/raftnode"
+	"github.com/clusteragent/agent/raftnode/command"
 )
 
-// TestMain checks that Close leaves no goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// startNode runs start, the program's own setup, on loopback with port 0.
-func startNode(t *testing.T, id string, bootstrap bool, join ...string) *server {
+// startNode runs start, the program's own setup, on loopback with every
+// port picked by the kernel and the loopback profile's fast timers.
+func startNode(t *testing.T, id string, mutate func(*agent.Config)) *app {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{
-		"-node-id", id, "-data-dir", t.TempDir(), "-raft-addr", "127.0.0.1:0", "-gossip-addr", "127.0.0.1:0",
-		fmt.Sprintf("-bootstrap=%t", bootstrap),
-	}, joinFlags(join)...), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.loopback = true
+	cfg := agent.LoopbackConfig(id, t.TempDir())
+	mutate(&cfg)
 	logger := hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testutil.LogWriter(t)})
-	s, err := start(cfg, logger)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := start(ctx, cfg, logger)
 	if err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close %s: %v", id, err)
+		if err := a.agent.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown %s: %v", id, err)
 		}
 	})
-	return s
+	return a
 }
 
-func joinFlags(addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		out = append(out, "-join", a)
+// suffrages is the Raft configuration as the leader among nodes sees it:
+// ID to "voter" or "nonvoter".
+func suffrages(nodes []*app) (map[string]string, error) {
+	for _, n := range nodes {
+		if !n.agent.Node().IsLeader() {
+			continue
+		}
+		conf, err := n.agent.Node().GetConfiguration(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, s := range conf.Servers {
+			out[s.ID] = s.Suffrage
+		}
+		return out, nil
 	}
-	return out
+	return nil, errors.New("no leader among the running nodes")
 }
 
-func TestThreeNodeControlPlane(t *testing.T) {
-	n1 := startNode(t, "n1", true)
-	seed := n1.gossip.Addr()
-	nodes := []*server{n1, startNode(t, "n2", false, seed), startNode(t, "n3", false, seed)}
-
-	var leader *server
-	testutil.WaitFor(t, 20*time.Second, func() error {
-		leader = nil
-		for _, n := range nodes {
-			if n.node.IsLeader() {
-				leader = n
-			}
+func waitSuffrages(t *testing.T, nodes []*app, want map[string]string) {
+	t.Helper()
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		got, err := suffrages(nodes)
+		if err != nil {
+			return err
 		}
-		if leader == nil {
-			return errors.New("no leader yet")
-		}
-		conf, err := leader.node.GetConfiguration(context.Background())
-		if err != nil || len(conf.Servers) != 3 {
-			return fmt.Errorf("leader configuration %v (%v), want 3 servers", conf.Servers, err)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("raft configuration %v, want %v", got, want)
 		}
 		return nil
 	})
+}
 
+// setEverywhere writes one register from each node, follower or leader.
+// A set is idempotent, so a write whose outcome a leadership change left
+// unknown is simply sent again.
+func setEverywhere(t *testing.T, nodes []*app, round string) {
+	t.Helper()
+	for _, n := range nodes {
+		name, value := n.agent.NodeID()+"-"+round, "from "+n.agent.NodeID()
+		testutil.WaitFor(t, 30*time.Second, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return n.Set(ctx, name, value)
+		})
+	}
+}
+
+// readEverywhere reads every register written in round on every node,
+// linearizably: no waiting for replication, the read itself must see them.
+func readEverywhere(t *testing.T, nodes []*app, writers []string, round string) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, w := range writers {
+			var v string
+			var ok bool
+			testutil.WaitFor(t, 30*time.Second, func() (err error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				// Only a failed read is retried (leadership moved); a read
+				// that answers must already hold the value.
+				v, ok, err = n.Get(ctx, w+"-"+round, false)
+				return err
+			})
+			if want := "from " + w; !ok || v != want {
+				t.Fatalf("linearizable read of %s-%s on %s: %q (set %v), want %q", w, round, n.agent.NodeID(), v, ok, want)
+			}
+		}
+	}
+}
+
+func TestThreeNodesEmbedTheAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node test")
+	}
+	// n1 forms the cluster; n2 and n3 only know n1's gossip address and
+	// wait to be added: they enter as non-voters and autopilot promotes
+	// them once they have been healthy for server_stabilization_time.
+	n1 := startNode(t, "n1", func(c *agent.Config) { c.BootstrapExpect = 1 })
+	seed := []string{n1.agent.GossipAddr()}
+	n2 := startNode(t, "n2", func(c *agent.Config) { c.Join = seed })
+	n3 := startNode(t, "n3", func(c *agent.Config) { c.Join = seed })
+	nodes := []*app{n1, n2, n3}
+	waitSuffrages(t, nodes, map[string]string{"n1": "voter", "n2": "voter", "n3": "voter"})
+
+	setEverywhere(t, nodes, "before")
+	readEverywhere(t, nodes, []string{"n1", "n2", "n3"}, "before")
+
+	// Kill a follower (no leave): it is dead in gossip, and autopilot
+	// removes it from Raft after dead_server_reap_after.
+	var victim *app
+	for _, n := range nodes {
+		if !n.agent.Node().IsLeader() {
+			victim = n
+			break
+		}
+	}
+	victim.agent.Kill()
+	var alive []*app
+	for _, n := range nodes {
+		if n != victim {
+			alive = append(alive, n)
+		}
+	}
+	want := map[string]string{}
+	for _, n := range alive {
+		want[n.agent.NodeID()] = "voter"
+	}
+	waitSuffrages(t, alive, want)
+
+	setEverywhere(t, alive, "after")
+	readEverywhere(t, alive, []string{alive[0].agent.NodeID(), alive[1].agent.NodeID()}, "after")
+	checkCAS(t, alive)
+}
+
+// checkCAS shows the state machine's refusal travelling back from the
+// leader to a follower that proposed it.
+func checkCAS(t *testing.T, nodes []*app) {
+	t.Helper()
+	for _, n := range nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := n.CAS(ctx, "cas-"+n.agent.NodeID(), "not-there", "x")
+		cancel()
+		if !errors.Is(err, raftnode.ErrFSM) || !strings.Contains(err.Error(), errCASFailed.Error()) {
+			t.Fatalf("failing CAS on %s (leader %v): %v, want ErrFSM with %q", n.agent.NodeID(), n.agent.Node().IsLeader(), err, errCASFailed)
+		}
+	}
+}
+
+func TestApplyRefusesBadInput(t *testing.T) {
+	n := startNode(t, "solo", func(c *agent.Config) { c.BootstrapExpect = 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, svc := range []Service{{"api", "10.0.0.1:80"}, {"db", "10.0.0.2:5432"}, {"cache", "10.0.0.3:6379"}} {
-		if err := leader.Register(ctx, svc); err != nil {
-			t.Fatalf("register %s: %v", svc.Name, err)
-		}
+	if err := n.Set(ctx, "", "v"); !errors.Is(err, errInvalid) {
+		t.Fatalf("set without a name: %v, want errInvalid", err)
 	}
-	if err := leader.Deregister(ctx, "cache"); err != nil {
-		t.Fatalf("deregister: %v", err)
+	big := command.Mutation{Type: mutSet, Payload: make([]byte, agent.MaxMutationBytes)}
+	if _, err := n.agent.Apply(ctx, big); !errors.Is(err, agent.ErrMutationTooLarge) {
+		t.Fatalf("oversized mutation: %v, want ErrMutationTooLarge", err)
 	}
-	if err := leader.Register(ctx, Service{Name: "broken"}); !errors.Is(err, errInvalidService) {
-		t.Fatalf("register without addr: got %v, want errInvalidService", err)
+	if _, err := n.agent.Apply(ctx, command.Mutation{}); !errors.Is(err, command.ErrInvalidMutation) {
+		t.Fatalf("mutation without a type: %v, want ErrInvalidMutation", err)
 	}
-	for _, n := range nodes {
-		if n != leader {
-			if err := n.Register(ctx, Service{"x", "y:1"}); !errors.Is(err, raftnode.ErrNotLeader) {
-				t.Fatalf("register on follower %s: got %v, want ErrNotLeader", n.node.NodeID(), err)
-			}
-		}
+	if _, ok, err := n.Get(ctx, "never-set", false); err != nil || ok {
+		t.Fatalf("read of an unset register: ok=%v err=%v", ok, err)
 	}
-
-	want := []Service{{"api", "10.0.0.1:80"}, {"db", "10.0.0.2:5432"}}
-	testutil.WaitFor(t, 10*time.Second, func() error {
-		for _, n := range nodes {
-			if got := n.registry.Services(); !slices.Equal(got, want) {
-				return fmt.Errorf("%s has %v, want %v", n.node.NodeID(), got, want)
-			}
-		}
-		return nil
-	})
 }
 
-func TestRegistrySnapshotRestore(t *testing.T) {
-	r := newRegistry(hclog.NewNullLogger())
-	for i, typ := range []string{mutRegister, mutRegister, mutDeregister} {
-		m, _ := raftnode.NewMutation(typ, Service{Name: []string{"a", "b", "a"}[i], Addr: "h:1"})
+func TestRegistersSnapshotRestore(t *testing.T) {
+	r := newRegisters()
+	for i, c := range []setCmd{{"a", "1"}, {"b", "2"}, {"a", "3"}} {
+		m, _ := command.NewMutation(mutSet, c)
 		b, _ := m.Encode()
 		if res := r.Apply(&raft.Log{Index: uint64(i + 1), Data: b}); res != nil {
 			t.Fatalf("apply %d: %v", i, res)
@@ -125,49 +205,17 @@ func TestRegistrySnapshotRestore(t *testing.T) {
 	if err := snap.Persist(sink); err != nil {
 		t.Fatal(err)
 	}
-	restored := newRegistry(hclog.NewNullLogger())
+	restored := newRegisters()
 	if err := restored.Restore(io.NopCloser(strings.NewReader(sink.String()))); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := restored.Services(), []Service{{"b", "h:1"}}; !slices.Equal(got, want) {
-		t.Fatalf("restored %v, want %v", got, want)
+	for name, want := range map[string]string{"a": "3", "b": "2"} {
+		if got, ok := restored.Get(name); !ok || got != want {
+			t.Fatalf("restored %s = %q (%v), want %q", name, got, ok, want)
+		}
 	}
 	if err := restored.Restore(io.NopCloser(strings.NewReader("{not json"))); err == nil {
 		t.Fatal("restoring garbage succeeded")
-	}
-}
-
-func TestParseFlags(t *testing.T) {
-	cases := map[string]struct {
-		args    []string
-		wantErr string
-	}{
-		"missing node id":  {nil, "-node-id is required"},
-		"bad gossip addr":  {[]string{"-node-id", "a", "-gossip-addr", "localhost:1"}, "-gossip-addr"},
-		"bad gossip port":  {[]string{"-node-id", "a", "-gossip-addr", "127.0.0.1:x"}, "-gossip-addr"},
-		"stray argument":   {[]string{"-node-id", "a", "extra"}, `unexpected argument "extra"`},
-		"unknown flag":     {[]string{"-nope"}, "flag provided but not defined"},
-		"defaults are set": {[]string{"-node-id", "a", "-join", "x:1", "-join", "y:2"}, ""},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			cfg, err := parseFlags(tc.args, io.Discard)
-			if tc.wantErr == "" {
-				if err != nil || cfg.DataDir != "data-a" || len(cfg.Join) != 2 {
-					t.Fatalf("got %+v, %v", cfg, err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
-			}
-		})
-	}
-	if code := run([]string{"-h"}, io.Discard); code != 0 {
-		t.Fatalf("-h exits %d, want 0", code)
-	}
-	if code := run([]string{"-nope"}, io.Discard); code != 2 {
-		t.Fatalf("a bad flag exits %d, want 2", code)
 	}
 }
 
