@@ -145,7 +145,7 @@ func idleCost(ctx context.Context, clients []*agentcluster.Node, settle time.Dur
 	}
 	start := make([]time.Duration, len(clients))
 	for i, n := range clients {
-		start[i], _ = proc.CPUTime(n.Pid())
+		start[i], _ = proc.CPUTimePrecise(n.Pid())
 	}
 	t0 := time.Now()
 	select {
@@ -156,7 +156,7 @@ func idleCost(ctx context.Context, clients []*agentcluster.Node, settle time.Dur
 	secs := time.Since(t0).Seconds()
 	var cpus, rsss, anons []float64
 	for i, n := range clients {
-		end, err := proc.CPUTime(n.Pid())
+		end, err := proc.CPUTimePrecise(n.Pid())
 		rss, rerr := proc.RSS(n.Pid())
 		anon, aerr := proc.RSSAnon(n.Pid())
 		if err != nil || rerr != nil || aerr != nil {
