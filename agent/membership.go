@@ -19,10 +19,21 @@ func (a *Agent) memberLoop(ctx context.Context) {
 		queue:    a.reconcileQ,
 		syncMeta: a.syncLocalMeta,
 		clock:    a.clock,
-		interval: a.reconcileInterval(),
+		interval: metaSyncInterval(a.raft != nil, a.reconcileInterval()),
 		logger:   a.logger,
 	}
 	_ = w.Run(ctx) // ends with the agent
+}
+
+// metaSyncInterval is how often the member watcher re-checks the local gossip
+// metadata. Only a server's metadata follows Raft (has-state, the cluster ID
+// its log holds); a gossip-only member's is fixed once it has started, so it
+// gets no timer (0) and an idle client is not woken for nothing.
+func metaSyncInterval(server bool, reconcile time.Duration) time.Duration {
+	if !server {
+		return 0
+	}
+	return reconcile
 }
 
 // memberWatcher consumes gossip events. It forwards server events to the
@@ -39,17 +50,21 @@ type memberWatcher struct {
 	logger   hclog.Logger
 }
 
-// Run watches until ctx ends.
+// Run watches until ctx ends. An interval of 0 means no periodic sync.
 func (w *memberWatcher) Run(ctx context.Context) error {
-	ticker := w.clock.NewTicker(w.interval)
-	defer ticker.Stop()
+	var tick <-chan time.Time // nil: never ready
+	if w.interval > 0 {
+		ticker := w.clock.NewTicker(w.interval)
+		defer ticker.Stop()
+		tick = ticker.C()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case ev := <-w.events:
 			w.handle(ev)
-		case <-ticker.C():
+		case <-tick:
 			w.syncMeta()
 		}
 	}

@@ -94,3 +94,66 @@ func TestMemberWatcher(t *testing.T) {
 		t.Errorf("agent_reconcile_dropped_total = %v, want 2", got)
 	}
 }
+
+func TestMetaSyncInterval(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		server bool
+		want   time.Duration
+	}{
+		"server follows Raft every reconcile interval": {server: true, want: time.Second},
+		"gossip-only member has no timer":              {server: false, want: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := metaSyncInterval(tc.server, time.Second); got != tc.want {
+				t.Errorf("metaSyncInterval(%v) = %v, want %v", tc.server, got, tc.want)
+			}
+		})
+	}
+}
+
+// newTickerCounter counts the tickers a clock makes.
+type newTickerCounter struct {
+	*clock.Fake
+	made atomic.Int32
+}
+
+func (c *newTickerCounter) NewTicker(d time.Duration) clock.Ticker {
+	c.made.Add(1)
+	return c.Fake.NewTicker(d)
+}
+
+// TestMemberWatcherNoInterval: with interval 0 (a gossip-only member) the
+// watcher still handles events but makes no ticker and never syncs.
+func TestMemberWatcherNoInterval(t *testing.T) {
+	t.Parallel()
+	events := make(chan discovery.Event)
+	queue, err := newReconcileQueue(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs atomic.Int32
+	clk := &newTickerCounter{Fake: clock.NewFake(time.Unix(0, 0))}
+	w := &memberWatcher{events: events, isLeader: func() bool { return false }, queue: queue,
+		syncMeta: func() { syncs.Add(1) }, clock: clk, logger: hclog.NewNullLogger()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	ev := discovery.Event{Type: discovery.EventJoin, Member: server("n2", "10.0.0.2:7000", discovery.StatusAlive)}
+	events <- ev
+	events <- ev // taken only once the first was handled: Run is in its loop
+	clk.Advance(time.Hour)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if n := clk.made.Load(); n != 0 {
+		t.Errorf("%d tickers made, want 0", n)
+	}
+	if n := syncs.Load(); n != 0 {
+		t.Errorf("%d metadata syncs, want 0", n)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/clusteragent/agent/internal/clock"
 )
 
 // A node that restarts with its ID at a new address is refused by
@@ -69,30 +71,52 @@ func (g *Gossip) queueReclaim(other *memberlist.Node) {
 }
 
 // reclaimLoop follows the queued claims until memberlist has taken them or
-// they expire.
+// they expire. Its ticker runs only while a claim is pending: a member with
+// nothing to reclaim, which is nearly always, is not woken every
+// reclaimInterval (an idle gossip-only agent's wake-ups are most of its CPU).
 func (g *Gossip) reclaimLoop() {
 	defer g.wg.Done()
 	pending := make(map[string]pendingReclaim)
-	ticker := g.clock.NewTicker(reclaimInterval)
-	defer ticker.Stop()
+	var ticker clock.Ticker
+	var tick <-chan time.Time // nil while nothing is pending: never ready
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
 		case c := <-g.reclaims:
-			if p, ok := pending[c.id]; ok && p.addr == c.addr {
+			if !g.addReclaim(pending, c) || ticker != nil {
 				continue
 			}
-			if len(pending) >= maxReclaims {
-				continue
-			}
-			g.logger.Info("node ID seen at a new address; letting it in once its old address is dead",
-				"member", c.id, "new_addr", c.addr)
-			pending[c.id] = pendingReclaim{addr: c.addr, until: g.clock.Now().Add(reclaimWindow)}
-		case <-ticker.C():
+			ticker = g.clock.NewTicker(reclaimInterval)
+			tick = ticker.C()
+		case <-tick:
 			g.retryReclaims(pending)
+			if len(pending) == 0 {
+				ticker.Stop()
+				ticker, tick = nil, nil
+			}
 		}
 	}
+}
+
+// addReclaim records a new claim; it reports false for one already pending
+// at the same address or when maxReclaims are followed already.
+func (g *Gossip) addReclaim(pending map[string]pendingReclaim, c reclaimClaim) bool {
+	if p, ok := pending[c.id]; ok && p.addr == c.addr {
+		return false
+	}
+	if len(pending) >= maxReclaims {
+		return false
+	}
+	g.logger.Info("node ID seen at a new address; letting it in once its old address is dead",
+		"member", c.id, "new_addr", c.addr)
+	pending[c.id] = pendingReclaim{addr: c.addr, until: g.clock.Now().Add(reclaimWindow)}
+	return true
 }
 
 // retryReclaims pushes/pulls with every pending claim's address; that

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +32,37 @@ func TestParseStatCPU(t *testing.T) {
 func TestCPUTimeOfThisProcess(t *testing.T) {
 	if _, err := CPUTime(os.Getpid()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// rusageCPU is this process's user and system time, from getrusage.
+func rusageCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCPUTimePrecise: burning 30 ms of CPU (as getrusage counts it; wall
+// time on a loaded machine says nothing) in this process moves its CPU
+// clock by at least that much, and a pid that names no process is an error.
+func TestCPUTimePrecise(t *testing.T) {
+	before, err := CPUTimePrecise(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := rusageCPU(t); rusageCPU(t)-start < 30*time.Millisecond; {
+	}
+	after, err := CPUTimePrecise(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 30*time.Millisecond {
+		t.Errorf("CPU clock moved %s over a 30 ms busy loop, want at least 30 ms", d)
+	}
+	if _, err := CPUTimePrecise(0); err == nil {
+		t.Error("CPUTimePrecise(0) succeeded")
 	}
 }
 

@@ -59,6 +59,17 @@ func TestRSSOfThisProcess(t *testing.T) {
 	if _, err := RSS(-1); err == nil {
 		t.Error("RSS of pid -1 succeeded")
 	}
+	anon, err := RSSAnon(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read after RssAnon: the test's memory only grows meanwhile.
+	if rss, err = RSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if anon == 0 || anon > rss {
+		t.Errorf("RssAnon = %d, want in (0, VmRSS %d]", anon, rss)
+	}
 }
 
 func TestParseVmRSSRejectsGarbage(t *testing.T) {

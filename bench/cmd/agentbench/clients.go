@@ -66,12 +66,12 @@ func measureClients(ctx context.Context, binary, dir string, n int) (_ []report.
 	if err != nil {
 		return nil, err
 	}
-	busyCPU, _ := idleCost(ctx, clients[:min(idleSample, len(clients))], 0)
+	busyCPU, _, _ := idleCost(ctx, clients[:min(idleSample, len(clients))], 0)
 	dead, err := timeClientDeath(ctx, servers, clients[len(clients)-1])
 	if err != nil {
 		return nil, err
 	}
-	cpu, rss := idleCost(ctx, clients[:min(idleSample, len(clients))], idleSettle)
+	cpu, rss, anon := idleCost(ctx, clients[:min(idleSample, len(clients))], idleSettle)
 	note += fmt.Sprintf("; %.2f ms CPU/s in the %s right after convergence", busyCPU, idleWindow)
 	exits, late := stopTogether(ctx, clients[:len(clients)-1])
 	var tally gossipTally
@@ -79,10 +79,11 @@ func measureClients(ctx context.Context, binary, dir string, n int) (_ []report.
 		tally.tallyGossipLog(node.LogPath(), clients[len(clients)-1].ID)
 	}
 	note += fmt.Sprintf("; in the agents' logs: %d false death declarations, %d refutations", tally.falseDeaths, tally.refutations)
-	log.Printf("%d clients: all see all after %s; killed client dead on every server after %s; idle client %.2f ms CPU/s, %.1f MiB RSS; exit after SIGTERM median %s, max %s, %d over %s; %s",
-		n, converged.Round(time.Millisecond), dead.Round(time.Millisecond), cpu, rss,
+	log.Printf("%d clients: all see all after %s; killed client dead on every server after %s; idle client %.2f ms CPU/s, %.1f MiB RSS (%.1f MiB RssAnon); exit after SIGTERM median %s, max %s, %d over %s; %s",
+		n, converged.Round(time.Millisecond), dead.Round(time.Millisecond), cpu, rss, anon,
 		exits[len(exits)/2].Round(time.Millisecond), exits[len(exits)-1].Round(time.Millisecond), late, clientExitLimit, note)
-	cost := fmt.Sprintf("idle client %.2f ms CPU/s and %.1f MiB RSS (median of %d); %s", cpu, rss, min(idleSample, len(clients)), note)
+	cost := fmt.Sprintf("idle client %.2f ms CPU/s and %.1f MiB RSS, %.1f MiB of it RssAnon (medians of %d); %s",
+		cpu, rss, anon, min(idleSample, len(clients)), note)
 	return []report.Timing{
 		{Name: fmt.Sprintf("3 servers + %d clients: start → all see all", n), Seconds: converged.Seconds(), Note: cost},
 		{Name: fmt.Sprintf("3 servers + %d clients: kill -9 client → dead on every server", n), Seconds: dead.Seconds()},
@@ -133,36 +134,39 @@ func checkServersOnly(ctx context.Context, leader *agentcluster.Node, before age
 	return fmt.Sprintf("no leader change during the join (term %d)", after.Term), nil
 }
 
-// idleCost is the median CPU (ms per second) and RSS (MiB) of clients
-// over idleWindow, after waiting settle.
-func idleCost(ctx context.Context, clients []*agentcluster.Node, settle time.Duration) (cpuMs, rssMiB float64) {
+// idleCost is the median CPU (ms per second), RSS and anonymous RSS (MiB)
+// of clients over idleWindow, after waiting settle. The anonymous part is
+// what each client adds; the rest is the binary's pages, shared by all.
+func idleCost(ctx context.Context, clients []*agentcluster.Node, settle time.Duration) (cpuMs, rssMiB, anonMiB float64) {
 	select {
 	case <-ctx.Done():
-		return 0, 0
+		return 0, 0, 0
 	case <-time.After(settle):
 	}
 	start := make([]time.Duration, len(clients))
 	for i, n := range clients {
-		start[i], _ = proc.CPUTime(n.Pid())
+		start[i], _ = proc.CPUTimePrecise(n.Pid())
 	}
 	t0 := time.Now()
 	select {
 	case <-ctx.Done():
-		return 0, 0
+		return 0, 0, 0
 	case <-time.After(idleWindow):
 	}
 	secs := time.Since(t0).Seconds()
-	var cpus, rsss []float64
+	var cpus, rsss, anons []float64
 	for i, n := range clients {
-		end, err := proc.CPUTime(n.Pid())
+		end, err := proc.CPUTimePrecise(n.Pid())
 		rss, rerr := proc.RSS(n.Pid())
-		if err != nil || rerr != nil {
+		anon, aerr := proc.RSSAnon(n.Pid())
+		if err != nil || rerr != nil || aerr != nil {
 			continue
 		}
 		cpus = append(cpus, float64(end-start[i])/float64(time.Millisecond)/secs)
 		rsss = append(rsss, float64(rss)/(1<<20))
+		anons = append(anons, float64(anon)/(1<<20))
 	}
-	return median(cpus), median(rsss)
+	return median(cpus), median(rsss), median(anons)
 }
 
 func median(xs []float64) float64 {
