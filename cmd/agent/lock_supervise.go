@@ -22,18 +22,14 @@ func (l *lockSession) supervise(ctx context.Context, pgid int, exited <-chan str
 		case <-exited:
 			return false
 		case <-ctx.Done():
-			l.mu.Lock()
-			_, killAt := lockStopTimes(l.lastAck, l.ttl)
-			l.mu.Unlock()
+			_, killAt := lockStopTimes(l.lock.LastAck(), l.ttl)
 			l.stopGroup(pgid, exited, killAt)
 			return false
-		case <-l.lost:
+		case <-l.lock.Lost():
 			l.stopGroup(pgid, exited, time.Now().Add(100*time.Millisecond))
 			return true
 		case now := <-t.C:
-			l.mu.Lock()
-			termAt, killAt := lockStopTimes(l.lastAck, l.ttl)
-			l.mu.Unlock()
+			termAt, killAt := lockStopTimes(l.lock.LastAck(), l.ttl)
 			if !now.Before(termAt) {
 				l.stopGroup(pgid, exited, killAt)
 				return true
