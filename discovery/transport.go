@@ -1,9 +1,10 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"strings"
+	"syscall"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -13,13 +14,13 @@ import (
 // for TCP, and another process may take that UDP port in between.
 const bindRetries = 10
 
-// wrapTransport creates the NetTransport memberlist would have created from
-// mc's bind settings, applies Config.WrapTransport to it when set, wraps
-// the result in a stoppableTransport and sets mc.Transport. memberlist only
-// learns a port picked by the kernel from a transport it created itself,
-// so the picked port is also written into mc.
+// wrapTransport creates the transport (netTransport) from mc's bind
+// settings, applies Config.WrapTransport to it when set, wraps the result
+// in a stoppableTransport and sets mc.Transport. memberlist only learns a
+// port picked by the kernel from a transport it created itself, so the
+// picked port is also written into mc.
 func (g *Gossip) wrapTransport(mc *memberlist.Config) error {
-	nt, err := newNetTransport(mc)
+	nt, err := g.bindTransport(mc)
 	if err != nil {
 		return fmt.Errorf("discovery: start gossip transport on %s: %w",
 			net.JoinHostPort(mc.BindAddr, fmt.Sprint(mc.BindPort)), err)
@@ -42,26 +43,20 @@ func (g *Gossip) wrapTransport(mc *memberlist.Config) error {
 	return nil
 }
 
-// newNetTransport binds memberlist's own TCP and UDP transport the way
-// memberlist.Create would without a custom transport.
-func newNetTransport(mc *memberlist.Config) (*memberlist.NetTransport, error) {
-	nc := &memberlist.NetTransportConfig{
-		BindAddrs:    []string{mc.BindAddr},
-		BindPort:     mc.BindPort,
-		Logger:       mc.Logger,
-		MetricLabels: mc.MetricLabels,
-	}
+// bindTransport binds the TCP and UDP listeners, retrying a free-port
+// bind whose UDP half lost the port to another process.
+func (g *Gossip) bindTransport(mc *memberlist.Config) (*netTransport, error) {
 	tries := 1
 	if mc.BindPort == 0 {
 		tries = bindRetries
 	}
 	var err error
 	for range tries {
-		var nt *memberlist.NetTransport
-		if nt, err = memberlist.NewNetTransport(nc); err == nil {
+		var nt *netTransport
+		if nt, err = newTransport(mc.BindAddr, mc.BindPort, mc.Logger, g.clock, mc.MetricLabels); err == nil {
 			return nt, nil
 		}
-		if !strings.Contains(err.Error(), "address already in use") {
+		if !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 	}
