@@ -48,9 +48,10 @@ func (c *KVClient) Get(ctx context.Context, key string) error {
 	return refused("GET", key, err)
 }
 
-// refused marks an answer the server gave but that is not a success (an
-// error status, a write not applied) with load.ErrStatus, so the load
-// generator tells it from a failure to reach the node.
+// refused wraps load.ErrStatus around an answer the server gave that is
+// not a success (an error status, a write not applied), as load asks of
+// an operation whose server answered but refused; a failure to reach the
+// node stays as it is.
 func refused(method, key string, err error) error {
 	var se *api.StatusError
 	if errors.As(err, &se) || errors.Is(err, api.ErrCASFailed) {
