@@ -1,21 +1,18 @@
 package agent_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/agent/agenttest"
-	"github.com/clusteragent/agent/agent/httpapi"
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/discovery"
 	"github.com/clusteragent/agent/internal/testutil"
 )
@@ -32,10 +29,10 @@ func newGossipKey(t *testing.T) string {
 // rotationWriter keeps writing rot/N through the HTTP API of the nodes in turn and
 // records every write the API acknowledged.
 type rotationWriter struct {
-	nodes  []*agenttest.Node
-	client *http.Client
-	stop   chan struct{}
-	done   chan struct{}
+	nodes []*agenttest.Node
+	apis  []*api.Client // one per node
+	stop  chan struct{}
+	done  chan struct{}
 
 	mu     sync.Mutex
 	acked  []int
@@ -43,8 +40,10 @@ type rotationWriter struct {
 }
 
 func startRotationWriter(t *testing.T, nodes []*agenttest.Node) *rotationWriter {
-	w := &rotationWriter{nodes: nodes, client: &http.Client{Timeout: 10 * time.Second},
-		stop: make(chan struct{}), done: make(chan struct{})}
+	w := &rotationWriter{nodes: nodes, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, n := range nodes {
+		w.apis = append(w.apis, nodeAPI(t, n, 10*time.Second))
+	}
 	go w.run()
 	t.Cleanup(w.halt)
 	return w
@@ -58,7 +57,7 @@ func (w *rotationWriter) run() {
 			return
 		default:
 		}
-		err := w.put(w.nodes[i%len(w.nodes)], i)
+		err := w.put(i%len(w.nodes), i)
 		w.mu.Lock()
 		if err != nil {
 			w.failed = append(w.failed, err.Error())
@@ -69,20 +68,9 @@ func (w *rotationWriter) run() {
 	}
 }
 
-func (w *rotationWriter) put(n *agenttest.Node, i int) error {
-	req, err := http.NewRequest("PUT", kvURL(n, fmt.Sprintf("rot/%d", i), ""), strings.NewReader(fmt.Sprintf("v%d", i)))
-	if err != nil {
-		return err
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var res httpapi.KVWrite
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &res) != nil || !res.OK {
-		return fmt.Errorf("put rot/%d via %s: %d %s", i, n.ID, resp.StatusCode, body)
+func (w *rotationWriter) put(node, i int) error {
+	if _, err := w.apis[node].KVPut(context.Background(), fmt.Sprintf("rot/%d", i), fmt.Appendf(nil, "v%d", i), nil); err != nil {
+		return fmt.Errorf("put rot/%d via %s: %w", i, w.nodes[node].ID, err)
 	}
 	return nil
 }
@@ -117,18 +105,25 @@ func (w *rotationWriter) waitProgress(t *testing.T, more int) {
 }
 
 // keyringCall runs a keyring operation through n's HTTP API.
-func keyringCall(t *testing.T, n *agenttest.Node, op, key string) httpapi.KeyringResponse {
+func keyringCall(t *testing.T, n *agenttest.Node, op, key string) api.KeyringResponse {
 	t.Helper()
-	var res httpResult
-	if op == httpapi.KeyringList {
-		res = httpDo(t, "GET", "http://"+n.Agent.HTTPAddr()+"/v1/agent/keyring", "")
-	} else {
-		body, _ := json.Marshal(httpapi.KeyringRequest{Key: key})
-		res = httpDo(t, "POST", "http://"+n.Agent.HTTPAddr()+"/v1/agent/keyring/"+op, string(body))
+	c := nodeAPI(t, n, 20*time.Second)
+	var resp api.KeyringResponse
+	var err error
+	switch op {
+	case api.KeyringList:
+		resp, err = c.KeyringList(t.Context())
+	case api.KeyringInstall:
+		resp, err = c.KeyringInstall(t.Context(), key)
+	case api.KeyringUse:
+		resp, err = c.KeyringUse(t.Context(), key)
+	case api.KeyringRemove:
+		resp, err = c.KeyringRemove(t.Context(), key)
+	default:
+		t.Fatalf("keyring operation %q", op)
 	}
-	var resp httpapi.KeyringResponse
-	if res.code != http.StatusOK || json.Unmarshal(res.body, &resp) != nil {
-		t.Fatalf("keyring %s via %s: %d %s", op, n.ID, res.code, res.body)
+	if err != nil {
+		t.Fatalf("keyring %s via %s: %v", op, n.ID, err)
 	}
 	return resp
 }
@@ -183,16 +178,19 @@ func TestGossipKeyRotationUnderWrites(t *testing.T) {
 	w.mu.Lock()
 	acked := slices.Clone(w.acked)
 	w.mu.Unlock()
+	readers := make([]*api.Client, len(nodes))
+	for k, n := range nodes {
+		readers[k] = nodeAPI(t, n, 20*time.Second)
+	}
 	for _, i := range acked {
-		res := httpDo(t, "GET", kvURL(nodes[(i+1)%3], fmt.Sprintf("rot/%d", i), ""), "")
-		var e httpapi.KVEntry
-		if res.code != http.StatusOK || json.Unmarshal(res.body, &e) != nil || string(e.Value) != fmt.Sprintf("v%d", i) {
-			t.Fatalf("acknowledged write rot/%d: %d %s", i, res.code, res.body)
+		e, _, err := readers[(i+1)%3].KVGet(t.Context(), fmt.Sprintf("rot/%d", i), nil)
+		if err != nil || string(e.Value) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("acknowledged write rot/%d: %q, %v", i, e.Value, err)
 		}
 	}
 	t.Logf("%d writes acknowledged during the rotation, %d failed", len(acked), len(w.failed))
 
-	list := keyringCall(t, nodes[2], httpapi.KeyringList, "")
+	list := keyringCall(t, nodes[2], api.KeyringList, "")
 	if len(list.Keys) != 1 || list.Keys[0].Key != newKey || list.Keys[0].Members != 3 || len(list.Keys[0].PrimaryOn) != 3 {
 		t.Fatalf("keyring after rotation: %+v", list)
 	}

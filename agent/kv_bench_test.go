@@ -2,17 +2,17 @@ package agent_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/clusteragent/agent/agent/agenttest"
+	"github.com/clusteragent/agent/api"
 )
 
 // BenchmarkKVPut measures PUT /v1/kv through the HTTP API of a three-server
@@ -31,7 +31,10 @@ func BenchmarkKVPut(b *testing.B) {
 				Timeout:   30 * time.Second,
 			}
 			defer client.CloseIdleConnections()
-			base := "http://" + leader.Agent.HTTPAddr() + "/v1/kv/bench/"
+			kv, err := api.NewClient(api.Config{Address: leader.Agent.HTTPAddr(), HTTPClient: client})
+			if err != nil {
+				b.Fatal(err)
+			}
 			lat := make([]time.Duration, b.N)
 			var next atomic.Int64
 			var failed atomic.Int64
@@ -48,7 +51,7 @@ func BenchmarkKVPut(b *testing.B) {
 							return
 						}
 						t0 := time.Now()
-						if err := put(client, fmt.Sprintf("%sc%d-%d", base, c, i), value); err != nil {
+						if _, err := kv.KVPut(context.Background(), fmt.Sprintf("bench/c%d-%d", c, i), value, nil); err != nil {
 							failed.Add(1)
 						}
 						lat[i] = time.Since(t0)
@@ -71,23 +74,6 @@ func BenchmarkKVPut(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func put(client *http.Client, url string, value []byte) error {
-	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(value))
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ok":true`) {
-		return fmt.Errorf("%d %s", resp.StatusCode, body)
-	}
-	return nil
-}
 
 // startBenchCluster starts three servers with production timers and waits
 // for them to form.

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/clusteragent/agent/agent"
 	"github.com/clusteragent/agent/agent/agenttest"
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/internal/mux"
 	"github.com/clusteragent/agent/internal/testutil"
 	"github.com/clusteragent/agent/tlsutil"
@@ -210,7 +210,10 @@ const maxWrites = 20000
 
 func startWriter(t *testing.T, nodes []*agenttest.Node) *kvWriter {
 	w := &kvWriter{stop: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second}
+	apis := make([]*api.Client, len(nodes))
+	for i, n := range nodes {
+		apis[i] = nodeAPI(t, n, 10*time.Second)
+	}
 	go func() {
 		defer close(w.done)
 		for i := 0; i < maxWrites; i++ {
@@ -220,16 +223,7 @@ func startWriter(t *testing.T, nodes []*agenttest.Node) *kvWriter {
 			default:
 			}
 			n := nodes[i%len(nodes)]
-			url := fmt.Sprintf("http://%s/v1/kv/rotation/%d", n.Agent.HTTPAddr(), i)
-			req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader("v"))
-			resp, err := client.Do(req)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("status %s", resp.Status)
-				}
-			}
+			_, err := apis[i%len(nodes)].KVPut(context.Background(), fmt.Sprintf("rotation/%d", i), []byte("v"), nil)
 			if err != nil {
 				w.mu.Lock()
 				w.errs = append(w.errs, fmt.Sprintf("PUT via %s: %v", n.ID, err))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/agent"
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/bench/proc"
 )
 
@@ -24,6 +25,8 @@ type Node struct {
 	// configPath and logPath let Restart run the node again as it was.
 	configPath, logPath string
 	proc                *proc.Process
+	// api reads the node's state; its address outlives restarts.
+	api *api.Client
 }
 
 // Pid is the node's process ID.
@@ -193,6 +196,9 @@ func (c *Cluster) startNodeOn(id string, bootstrapExpect int, ports []int) (*Nod
 		return nil, fmt.Errorf("agentcluster: %w", err)
 	}
 	n := &Node{ID: id, URL: "http://" + proc.HostPort(cfg.HTTPPort), configPath: configPath, logPath: filepath.Join(c.dir, id+".log")}
+	if n.api, err = stateAPI(n.URL); err != nil {
+		return nil, fmt.Errorf("agentcluster: %w", err)
+	}
 	p, err := c.exec(n)
 	if err != nil {
 		return nil, err

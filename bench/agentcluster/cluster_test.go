@@ -65,7 +65,10 @@ func TestClusterServesKV(t *testing.T) {
 	if _, err := os.Stat(c.DataDir(leader)); err != nil {
 		t.Errorf("leader's data dir: %v", err)
 	}
-	kc := NewKVClient(leader.URL)
+	kc, err := NewKVClient(leader.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer kc.Close()
 	if err := kc.Get(ctx, "absent"); err == nil {
 		t.Error("GET of an absent key succeeded")
@@ -79,8 +82,11 @@ func TestClusterServesKV(t *testing.T) {
 	// A follower forwards writes, so the client works against any node.
 	for _, n := range c.Nodes {
 		if n != leader {
-			f := NewKVClient(n.URL)
-			err := f.Put(ctx, "via-"+n.ID, []byte("x"))
+			f, err := NewKVClient(n.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.Put(ctx, "via-"+n.ID, []byte("x"))
 			f.Close()
 			if err != nil {
 				t.Errorf("put via follower %s: %v", n.ID, err)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,23 +69,8 @@ func TestProcessPartialRestartKeepsMissingServers(t *testing.T) {
 
 // clusterIDOf reads cluster_id from GET /v1/status.
 func clusterIDOf(addr string) (string, error) {
-	resp, err := kvClient.Get("http://" + addr + "/v1/status")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET /v1/status on %s: %d", addr, resp.StatusCode)
-	}
-	var st struct {
-		ClusterID string `json:"cluster_id"`
-	}
-	// Decode first: in one return statement Go may read st.ClusterID
-	// before the call fills it.
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return "", err
-	}
-	return st.ClusterID, nil
+	st, err := getStatus(addr)
+	return st.ClusterID, err
 }
 
 // TestProcessWipedServerIsReAdded wipes a stopped server's data dir and

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -50,8 +50,12 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 
 	// A graceful leave: the leaver exits 0 and is removed from Raft.
 	leaver, rest := c.nodes[2], c.nodes[:2]
-	if res := httpPost(t, leaver.http(), "/v1/agent/leave"); res != 200 {
-		t.Fatalf("POST /v1/agent/leave on %s: %d", leaver.id, res)
+	lc, err := agentAPI(leaver.http())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Leave(context.Background()); err != nil {
+		t.Fatalf("POST /v1/agent/leave on %s: %v", leaver.id, err)
 	}
 	select {
 	case <-leaver.proc.done:
@@ -92,16 +96,15 @@ func TestProcessMetricsAndCleanStop(t *testing.T) {
 // scrapeMetrics GETs /metrics from addr.
 func scrapeMetrics(t *testing.T, addr string) []byte {
 	t.Helper()
-	resp, err := kvClient.Get("http://" + addr + "/metrics")
+	c, err := agentAPI(addr)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	if err := c.Metrics(context.Background(), &body); err != nil {
 		t.Fatalf("GET /metrics on %s: %v", addr, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics on %s: %d %v", addr, resp.StatusCode, err)
-	}
-	return body
+	return body.Bytes()
 }
 
 // errorLines returns the lines of the log at path logged at ERROR.
@@ -121,16 +124,4 @@ func errorLines(t *testing.T, path string) []string {
 		out = append(out[:20], fmt.Sprintf("... and %d more", len(out)-20))
 	}
 	return out
-}
-
-// httpPost POSTs an empty body to path on addr and returns the status.
-func httpPost(t *testing.T, addr, path string) int {
-	t.Helper()
-	resp, err := kvClient.Post("http://"+addr+path, "application/json", nil)
-	if err != nil {
-		t.Fatalf("POST %s on %s: %v", path, addr, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
 }

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +36,7 @@ func TestProcessGossipOnlyClients(t *testing.T) {
 	}
 	leader := servers.leaderOf(servers.nodes, dayTwoTimeout)
 	testutil.WaitFor(t, dayTwoTimeout, func() error { return checkPeers(t, leader.http(), servers.nodes) })
-	before, err := statusTerm(leader.http())
+	before, err := getStatus(leader.http())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestProcessGossipOnlyClients(t *testing.T) {
 	if err := checkPeers(t, leader.http(), servers.nodes); err != nil {
 		t.Fatal(err)
 	}
-	after, err := statusTerm(leader.http())
+	after, err := getStatus(leader.http())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,38 +79,15 @@ func TestProcessGossipOnlyClients(t *testing.T) {
 	stopAllWithin(t, clients.nodes[:len(clients.nodes)-1], clientExitLimit)
 }
 
-// statusTerm reads the leader and term a node reports.
-func statusTerm(addr string) (st struct {
-	LeaderID string `json:"leader_id"`
-	Term     uint64 `json:"term"`
-}, err error) {
-	resp, err := kvClient.Get("http://" + addr + "/v1/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("GET /v1/status on %s: %d", addr, resp.StatusCode)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
 // memberStatuses reads a node's member list as ID → status.
 func memberStatuses(addr string) (map[string]string, error) {
-	resp, err := kvClient.Get("http://" + addr + "/v1/members")
+	c, err := agentAPI(addr)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/members on %s: %d", addr, resp.StatusCode)
-	}
-	var ms []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
-		return nil, err
+	ms, err := c.Members(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("GET /v1/members on %s: %w", addr, err)
 	}
 	out := make(map[string]string, len(ms))
 	for _, m := range ms {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clusteragent/agent/agent/httpapi"
 	"github.com/clusteragent/agent/internal/testutil"
 )
 
@@ -106,14 +103,9 @@ func waitStatus(t *testing.T, p *agentProc, httpAddr, logStore string) {
 			t.Fatalf("agent exited: %v\n%s", p.exitErr(), p.tail())
 		default:
 		}
-		resp, err := http.Get("http://" + httpAddr + "/v1/status")
+		st, err := getStatus(httpAddr)
 		if err != nil {
 			return err
-		}
-		defer resp.Body.Close()
-		var st httpapi.Status
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			return fmt.Errorf("/v1/status: %d: %v", resp.StatusCode, err)
 		}
 		if st.State != "leader" || st.LogStore != logStore {
 			return fmt.Errorf("/v1/status: state %q, log_store %q; want leader on %s", st.State, st.LogStore, logStore)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,67 @@ func TestExampleParsesToDefaults(t *testing.T) {
 	for _, k := range configfile.Keys {
 		if _, ok := src.lines[k.Name]; !ok {
 			t.Errorf("config.hcl.example does not document %s", k.Name)
+		}
+	}
+}
+
+// docKeyRow is a row of docs/configuration.md's key tables: the key in
+// backquotes, its default, an example value in backquotes, its meaning.
+var docKeyRow = regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\|[^|]*\\| `([^|]*)` \\|")
+
+// documentedKeys reads docs/configuration.md's key rows: key to example.
+func documentedKeys(t *testing.T) map[string]string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, m := range docKeyRow.FindAllStringSubmatch(string(doc), -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("docs/configuration.md has two rows for %s", m[1])
+		}
+		rows[m[1]] = m[2]
+	}
+	return rows
+}
+
+// TestEveryKeyIsDocumented: every key the parser knows has its row in
+// docs/configuration.md, and every row there names such a key.
+func TestEveryKeyIsDocumented(t *testing.T) {
+	rows := documentedKeys(t)
+	var missing []string
+	for _, k := range configfile.Keys {
+		if _, ok := rows[k.Name]; !ok {
+			missing = append(missing, k.Name)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("docs/configuration.md has no row (| `key` | default | `example` | meaning |) for %d keys: %s", len(missing), strings.Join(missing, ", "))
+	}
+	for key := range rows {
+		if configfile.Lookup(key) == nil {
+			t.Errorf("docs/configuration.md documents %q, which is not a key of the config file", key)
+		}
+	}
+}
+
+// TestDocumentedExamplesParse: each key's example in docs/configuration.md
+// is a value the parser takes for that key, and not its default, which
+// would show nothing.
+func TestDocumentedExamplesParse(t *testing.T) {
+	for key, example := range documentedKeys(t) {
+		src := key + " = " + example + "\n"
+		if block, name, ok := strings.Cut(key, "."); ok {
+			src = block + " {\n  " + name + " = " + example + "\n}\n"
+		}
+		cfg := agent.DefaultConfig()
+		if _, err := parseConfig([]byte(src), "example.hcl", &cfg); err != nil {
+			t.Errorf("%s: example %s: %v", key, example, err)
+			continue
+		}
+		if reflect.DeepEqual(cfg, agent.DefaultConfig()) {
+			t.Errorf("%s: example %s is the default", key, example)
 		}
 	}
 }

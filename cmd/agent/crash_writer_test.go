@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// kvClient is the HTTP client of the crash tests: every request is bounded.
-var kvClient = &http.Client{Timeout: 3 * time.Second}
+	agentapi "github.com/clusteragent/agent/api"
+)
 
 // putRecord is one PUT and what the writer knows of its outcome.
 type putRecord struct {
@@ -145,23 +141,14 @@ func (w *kvWriter) keys() []string {
 	return out
 }
 
-// putKV PUTs val and succeeds only on 200 with "ok": true.
+// putKV PUTs val and succeeds only once the write is acknowledged.
 func putKV(addr, key, val string) error {
-	req, err := http.NewRequest(http.MethodPut, "http://"+addr+"/v1/kv/"+key, bytes.NewBufferString(val))
+	c, err := agentAPI(addr)
 	if err != nil {
 		return err
 	}
-	resp, err := kvClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var res struct {
-		OK bool `json:"ok"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &res) != nil || !res.OK {
-		return fmt.Errorf("PUT %s on %s: %d %s", key, addr, resp.StatusCode, bytes.TrimSpace(body))
+	if _, err := c.KVPut(context.Background(), key, []byte(val), nil); err != nil {
+		return fmt.Errorf("PUT %s on %s: %w", key, addr, err)
 	}
 	return nil
 }
@@ -170,51 +157,29 @@ func putKV(addr, key, val string) error {
 // reads the answering node's own copy. A missing key is found == false
 // with no error; err is for answers worth retrying.
 func getKV(addr, key string, stale bool) (val string, found bool, err error) {
-	u := "http://" + addr + "/v1/kv/" + key
-	if stale {
-		u += "?stale"
-	}
-	resp, err := kvClient.Get(u)
+	c, err := agentAPI(addr)
 	if err != nil {
 		return "", false, err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
+	e, _, err := c.KVGet(context.Background(), key, &agentapi.QueryOptions{Stale: stale})
+	switch {
+	case errors.Is(err, agentapi.ErrNotFound):
 		return "", false, nil
-	default:
-		return "", false, fmt.Errorf("GET %s on %s: %d %s", key, addr, resp.StatusCode, bytes.TrimSpace(body))
-	}
-	var e struct {
-		Value []byte `json:"value"`
-	}
-	if err := json.Unmarshal(body, &e); err != nil {
-		return "", false, fmt.Errorf("GET %s on %s: %v", key, addr, err)
+	case err != nil:
+		return "", false, fmt.Errorf("GET %s on %s: %w", key, addr, err)
 	}
 	return string(e.Value), true, nil
 }
 
-// nodeStatus is the part of GET /v1/status the crash tests read.
-type nodeStatus struct {
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	LastLogIndex uint64 `json:"last_log_index"`
-	LogStore     string `json:"log_store"`
-}
-
-func getStatus(addr string) (nodeStatus, error) {
-	var st nodeStatus
-	resp, err := kvClient.Get((&url.URL{Scheme: "http", Host: addr, Path: "/v1/status"}).String())
+// getStatus is the agent's GET /v1/status.
+func getStatus(addr string) (agentapi.Status, error) {
+	c, err := agentAPI(addr)
 	if err != nil {
-		return st, err
+		return agentapi.Status{}, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("GET /v1/status on %s: %d", addr, resp.StatusCode)
+	st, err := c.Status(context.Background())
+	if err != nil {
+		return st, fmt.Errorf("GET /v1/status on %s: %w", addr, err)
 	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, nil
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,13 +15,12 @@ import (
 func waitReady(t *testing.T, n *procNode) {
 	t.Helper()
 	testutil.WaitFor(t, dayTwoTimeout, func() error {
-		resp, err := kvClient.Get("http://" + n.http() + "/v1/health/ready")
+		c, err := agentAPI(n.http())
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s ready: %d", n.id, resp.StatusCode)
+		if err := c.Ready(context.Background()); err != nil {
+			return fmt.Errorf("%s ready: %w", n.id, err)
 		}
 		return nil
 	})

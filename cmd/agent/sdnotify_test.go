@@ -1,10 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,7 +118,7 @@ func TestBinaryNotifiesReadyAndStopping(t *testing.T) {
 
 	// Its API serves, and a join attempt has failed: still not ready.
 	testutil.WaitFor(t, 30*time.Second, func() error {
-		if err := get(httpAddr, "/v1/health/live"); err != nil {
+		if err := live(httpAddr); err != nil {
 			return err
 		}
 		b, _ := os.ReadFile(p.log)
@@ -136,7 +135,7 @@ func TestBinaryNotifiesReadyAndStopping(t *testing.T) {
 		"-raft-port", strconv.Itoa(ports[1]), "-http-addr", "127.0.0.1:"+strconv.Itoa(ports[2]),
 		"-bootstrap-preferred")
 	l.await(t, "READY=1", 60*time.Second)
-	if err := get(httpAddr, "/v1/health/live"); err != nil {
+	if err := live(httpAddr); err != nil {
 		t.Fatalf("READY=1 sent but the API does not answer: %v", err)
 	}
 	if err := p.ps.Send(syscall.SIGTERM); err != nil {
@@ -153,16 +152,11 @@ func TestBinaryNotifiesReadyAndStopping(t *testing.T) {
 	}
 }
 
-// get fails unless GET path on addr answers 200.
-func get(addr, path string) error {
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + addr + path)
+// live fails unless the agent at addr answers GET /v1/health/live with 200.
+func live(addr string) error {
+	c, err := agentAPIWithin(addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", path, resp.Status)
-	}
-	return nil
+	return c.Live(context.Background())
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	agentapi "github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/internal/testutil"
 )
 
@@ -51,9 +52,13 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	// A blocking read on a key the snapshot holds, waiting in B from before
 	// the restore, wakes with the restored value. It waits from the index
 	// of B's last write.
-	idx := fmt.Sprint(apiJSON(t, http.MethodPut, b.nodes[0].http(), "/v1/kv/onlyb/marker", "m")["index"])
+	b0 := mustAgentAPI(t, b.nodes[0].http())
+	marker, err := b0.KVPut(context.Background(), "onlyb/marker", []byte("m"), nil)
+	if err != nil {
+		t.Fatalf("PUT onlyb/marker: %v", err)
+	}
 	bKeys["onlyb/marker"] = "m"
-	woke := blockingRead(t, b.nodes[0].http(), "base/k1", idx)
+	woke := blockingRead(t, b0, "base/k1", marker.Index)
 
 	start := time.Now()
 	code, out, errOut := runBinary(t, "snapshot", "restore", "-force", "-http-addr", b.nodes[1].http(), src.file)
@@ -62,15 +67,18 @@ func TestProcessSnapshotSaveRestoreAcrossClusters(t *testing.T) {
 	}
 	t.Logf("forced restore into the 2-server cluster took %s: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 	restoredAt := time.Now()
-	lease := apiJSON(t, http.MethodGet, b.nodes[0].http(), "/v1/lease/"+src.leaseID, "")
-	remaining, err := time.ParseDuration(lease["remaining"].(string))
+	lease, err := b0.LeaseShow(context.Background(), src.leaseID)
+	if err != nil {
+		t.Fatalf("GET lease %s after the restore: %v", src.leaseID, err)
+	}
+	remaining, err := time.ParseDuration(lease.Remaining)
 	if err != nil || remaining < 8*time.Second-time.Since(restoredAt)-2*time.Second {
-		t.Fatalf("restored lease %v: remaining %v (%v), want about its full 8s TTL", lease, remaining, err)
+		t.Fatalf("restored lease %+v: remaining %v (%v), want about its full 8s TTL", lease, remaining, err)
 	}
 	select {
 	case got := <-woke:
-		if !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `"value":"djE="`) {
-			t.Fatalf("the blocking read woke with %q, want 200 and base/k1's restored value v1", got)
+		if got.err != nil || string(got.entry.Value) != "v1" {
+			t.Fatalf("the blocking read woke with %+v, %v; want base/k1's restored value v1", got.entry, got.err)
 		}
 	case <-time.After(20 * time.Second): // well before its 60s wait would end it
 		t.Fatal("a blocking read on a restored key did not wake within 20s of the restore")
@@ -121,9 +129,14 @@ func saveUnderLoad(t *testing.T) savedSnapshot {
 	}
 	// Restored, the lease must get its full TTL again on the restoring
 	// leader, then expire there.
-	src.leaseID = apiJSON(t, http.MethodPost, leader.http(), "/v1/lease", `{"ttl": "8s"}`)["id"].(string)
-	if st, body := apiDo(t, http.MethodPut, leader.http(), "/v1/kv/leased/key?lease="+src.leaseID, "held"); st != http.StatusOK {
-		t.Fatalf("leased put: %d %s", st, body)
+	la := mustAgentAPI(t, leader.http())
+	lease, err := la.LeaseGrant(context.Background(), 8*time.Second)
+	if err != nil {
+		t.Fatalf("lease grant: %v", err)
+	}
+	src.leaseID = lease.ID
+	if _, err := la.KVPut(context.Background(), "leased/key", []byte("held"), &agentapi.PutOptions{Lease: src.leaseID}); err != nil {
+		t.Fatalf("leased put: %v", err)
 	}
 	w := startSnapWriter(leader.http())
 	testutil.WaitFor(t, dayTwoTimeout, func() error {
@@ -134,7 +147,9 @@ func saveUnderLoad(t *testing.T) savedSnapshot {
 	})
 	// Renewed now, the lease is alive in the snapshot however slow the
 	// machine was so far.
-	apiJSON(t, http.MethodPut, leader.http(), "/v1/lease/"+src.leaseID+"/renew", "")
+	if _, err := la.LeaseRenew(context.Background(), src.leaseID); err != nil {
+		t.Fatalf("lease renew: %v", err)
+	}
 	before := w.acked()
 	code, out, errOut := runBinary(t, "snapshot", "save", "-http-addr", follower.http(), src.file)
 	w.stop()
@@ -202,29 +217,28 @@ func checkRefusals(t *testing.T, n *procNode, file string, keys map[string]strin
 	}
 }
 
-// blockingRead starts GET key?index=idx&wait=60s on addr and returns once
-// the request is on the wire; the channel gets "STATUS BODY".
-func blockingRead(t *testing.T, addr, key, idx string) <-chan string {
+// blockingRead starts a blocking read of key on c from index idx, waiting
+// up to 60s, and returns once the request is on the wire.
+func blockingRead(t *testing.T, c *agentapi.Client, key string, idx uint64) <-chan wokenRead {
 	t.Helper()
-	woke := make(chan string, 1)
+	woke := make(chan wokenRead, 1)
 	sent := make(chan struct{})
 	var once sync.Once
 	go func() {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(sent) }) }}
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet,
-			"http://"+addr+"/v1/kv/"+key+"?wait=60s&index="+idx, nil)
-		resp, err := http.DefaultClient.Do(req)
+		e, _, err := c.KVGet(httptrace.WithClientTrace(context.Background(), trace), key,
+			&agentapi.QueryOptions{WaitIndex: idx, WaitTime: 60 * time.Second})
 		once.Do(func() { close(sent) }) // never sent: the caller must not wait for good
-		if err != nil {
-			woke <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		woke <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		woke <- wokenRead{e, err}
 	}()
 	<-sent // a restore (a new process, an upload, two verifications) starts well after the read is waiting
 	return woke
+}
+
+// wokenRead is how a blocking read answered.
+type wokenRead struct {
+	entry agentapi.KVEntry
+	err   error
 }
 
 // waitStaleState waits until n's own copy holds every key of want and
@@ -373,16 +387,10 @@ func inspectJSON(t *testing.T, path string) snapInfo {
 
 func waitClusterID(t *testing.T, addr string) string {
 	t.Helper()
-	var st struct {
-		ClusterID string `json:"cluster_id"`
-	}
+	var st agentapi.Status
 	testutil.WaitFor(t, dayTwoTimeout, func() error {
-		resp, err := kvClient.Get("http://" + addr + "/v1/status")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		var err error
+		if st, err = getStatus(addr); err != nil {
 			return err
 		}
 		if st.ClusterID == "" {
@@ -418,13 +426,15 @@ func putSnapshotRaw(t *testing.T, addr, path string, force bool) (int, string) {
 }
 
 func scrapeMetric(addr, name string) (float64, error) {
-	resp, err := kvClient.Get("http://" + addr + "/metrics")
+	c, err := agentAPI(addr)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	var body strings.Builder
+	if err := c.Metrics(context.Background(), &body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(body.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
@@ -480,30 +490,3 @@ func (w *snapWriter) acked() map[string]string {
 }
 
 func (w *snapWriter) stop() { close(w.quit); <-w.done }
-
-// apiDo sends one request and returns the status and body.
-func apiDo(t *testing.T, method, addr, path, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
-}
-
-// apiJSON sends one request that must answer 200 with a JSON object.
-func apiJSON(t *testing.T, method, addr, path, body string) map[string]any {
-	t.Helper()
-	st, out := apiDo(t, method, addr, path, body)
-	var m map[string]any
-	if st != http.StatusOK || json.Unmarshal([]byte(out), &m) != nil {
-		t.Fatalf("%s %s: %d %s", method, path, st, out)
-	}
-	return m
-}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -77,15 +78,22 @@ func TestBinaryKVWatchUsage(t *testing.T) {
 // be being elected).
 func httpWrite(t *testing.T, method, addr, key, value string) {
 	t.Helper()
+	c, err := agentAPIWithin(addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	testutil.WaitFor(t, crashTimeout, func() error {
-		req, _ := http.NewRequest(method, "http://"+addr+"/v1/kv/"+key, strings.NewReader(value))
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			return err
+		var err error
+		switch method {
+		case http.MethodPut:
+			_, err = c.KVPut(context.Background(), key, []byte(value), nil)
+		case http.MethodDelete:
+			_, err = c.KVDelete(context.Background(), key, nil)
+		default:
+			t.Fatalf("httpWrite: method %s is not a write", method)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s %s: %d", method, key, resp.StatusCode)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, key, err)
 		}
 		return nil
 	})

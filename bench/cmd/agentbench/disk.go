@@ -22,6 +22,15 @@ import (
 // compaction run at the agent's defaults throughout.
 func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentcluster.Node, n, clients, valueSize int, logStore string) (*report.Disk, error) {
 	value := load.Value(valueSize)
+	kcs := make([]*agentcluster.KVClient, clients)
+	for w := range kcs {
+		kc, err := agentcluster.NewKVClient(leader.URL)
+		if err != nil {
+			return nil, err
+		}
+		defer kc.Close()
+		kcs[w] = kc
+	}
 	var (
 		next, errs atomic.Int64
 		firstErr   atomic.Value
@@ -41,12 +50,10 @@ func measureDisk(ctx context.Context, c *agentcluster.Cluster, leader *agentclus
 			}
 		}
 	}()
-	for w := range clients {
+	for w, kc := range kcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			kc := agentcluster.NewKVClient(leader.URL)
-			defer kc.Close()
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= int64(n) {

@@ -89,9 +89,14 @@ func TestWriteUntilAcceptedBoundsEachAttempt(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	defer flaky.Close()
-	clients := []*agentcluster.KVClient{agentcluster.NewKVClient(hold.URL), agentcluster.NewKVClient(flaky.URL)}
-	for _, kc := range clients {
+	var clients []*agentcluster.KVClient
+	for _, u := range []string{hold.URL, flaky.URL} {
+		kc, err := agentcluster.NewKVClient(u)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer kc.Close()
+		clients = append(clients, kc)
 	}
 	const perAttempt = 100 * time.Millisecond
 	began := time.Now()

@@ -211,7 +211,9 @@ func measureFailover(ctx context.Context, c *agentcluster.Cluster) (report.Failo
 	f.Killed = leader.ID
 	clients := make([]*agentcluster.KVClient, len(survivors))
 	for i, n := range survivors {
-		clients[i] = agentcluster.NewKVClient(n.URL)
+		if clients[i], err = agentcluster.NewKVClient(n.URL); err != nil {
+			return f, err
+		}
 		defer clients[i].Close()
 		// One write each first, as a client already talking to the
 		// cluster would have: the connection open, the follower's

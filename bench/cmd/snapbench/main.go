@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/clusteragent/agent/agent/kv"
 	"github.com/clusteragent/agent/agent/snapshot"
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/bench/proc"
 )
 
@@ -136,6 +136,7 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisec
 type cluster struct {
 	procs []*proc.Process
 	https []string
+	apis  []*api.Client // one per agent, as https
 }
 
 func (c *cluster) stop() {
@@ -164,27 +165,20 @@ func startCluster(ctx context.Context, o options, dir string) (*cluster, error) 
 			return c, err
 		}
 		c.procs, c.https = append(c.procs, p), append(c.https, http)
+		a, err := api.NewClient(api.Config{Address: http})
+		if err != nil {
+			return c, err
+		}
+		c.apis = append(c.apis, a)
 	}
 	return c, poll(ctx, func() error {
-		for _, h := range c.https {
-			if err := ready(h); err != nil {
-				return err
+		for _, a := range c.apis {
+			if err := a.Ready(ctx); err != nil {
+				return fmt.Errorf("%s not ready: %w", a.Host(), err)
 			}
 		}
 		return nil
 	})
-}
-
-func ready(addr string) error {
-	resp, err := http.Get("http://" + addr + "/v1/health/ready")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s not ready: %d", addr, resp.StatusCode)
-	}
-	return nil
 }
 
 func poll(ctx context.Context, cond func() error) error {

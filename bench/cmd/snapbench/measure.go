@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/bench/proc"
 )
 
 // measure restores src, waits for every server to hold its last key,
 // saves a copy and inspects it.
 func measure(ctx context.Context, c *cluster, dir, src, lastKey string) error {
-	leader, err := leaderIndex(c)
+	leader, err := leaderIndex(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -32,8 +31,8 @@ func measure(ctx context.Context, c *cluster, dir, src, lastKey string) error {
 	fmt.Printf("restore: %s (CLI peak RSS %s)\n", since(start), mib(cliRSS))
 	report("leader after the restore", pid)
 	if err := poll(ctx, func() error {
-		for _, h := range c.https {
-			if err := hasKey(h, lastKey); err != nil {
+		for _, a := range c.apis {
+			if err := hasKey(ctx, a, lastKey); err != nil {
 				return err
 			}
 		}
@@ -127,32 +126,19 @@ func hwm(pid int) uint64 {
 
 func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
-func leaderIndex(c *cluster) (int, error) {
-	for i, h := range c.https {
-		resp, err := http.Get("http://" + h + "/v1/status")
-		if err != nil {
-			continue
-		}
-		var st struct {
-			State string `json:"state"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err == nil && st.State == "leader" {
+func leaderIndex(ctx context.Context, c *cluster) (int, error) {
+	for i, a := range c.apis {
+		if st, err := a.Status(ctx); err == nil && st.State == "leader" {
 			return i, nil
 		}
 	}
 	return 0, fmt.Errorf("no leader among %v", c.https)
 }
 
-func hasKey(addr, key string) error {
-	resp, err := http.Get("http://" + addr + "/v1/kv/" + key + "?stale")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s on %s: %d", key, addr, resp.StatusCode)
+// hasKey checks a's own copy holds key.
+func hasKey(ctx context.Context, a *api.Client, key string) error {
+	if _, _, err := a.KVGet(ctx, key, &api.QueryOptions{Stale: true}); err != nil {
+		return fmt.Errorf("%s on %s: %w", key, a.Host(), err)
 	}
 	return nil
 }

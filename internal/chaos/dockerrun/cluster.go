@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/internal/chaos"
 )
 
@@ -34,10 +35,11 @@ type Cluster struct {
 	netCreated bool
 	moves      int // addresses Move has handed out; guarded by mu
 
-	mu         sync.Mutex // guards nodes, order and containers: URL and Nodes run alongside the rest
+	mu         sync.Mutex // guards nodes, order, containers and apis: URL and Nodes run alongside the rest
 	nodes      map[string]*node
 	order      []string
-	containers []string // every container a docker run was attempted for
+	containers []string               // every container a docker run was attempted for
+	apis       map[string]*api.Client // by URL, over client: Move changes a node's URL
 
 	// Fault state, touched by the nemesis goroutine only.
 	stopped      map[string]bool // killed and not restarted

@@ -3,11 +3,9 @@ package dockerrun
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/testutil"
 )
@@ -231,47 +230,41 @@ type client struct {
 	t    *testing.T
 	c    *Cluster
 	http *http.Client
+	apis map[string]*api.Client // by URL, over http: Move changes a node's URL
 }
 
-type status struct {
-	NodeID       string `json:"node_id"`
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	AppliedIndex uint64 `json:"applied_index"`
-}
-
-func (cl *client) do(method, node, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(cl.t.Context(), method, cl.c.URL(node)+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return out, fmt.Errorf("%s %s on %s: %s: %s", method, path, node, resp.Status, bytes.TrimSpace(out))
-	}
-	return out, nil
-}
-
-func (cl *client) tryStatus(node string) (status, error) {
-	var s status
-	body, err := cl.do(http.MethodGet, node, "/v1/status", nil)
-	if err != nil {
-		return s, err
-	}
-	return s, json.Unmarshal(body, &s)
-}
-
-func (cl *client) status(node string) status {
+// api is node's client API at its current address.
+func (cl *client) api(node string) *api.Client {
 	cl.t.Helper()
-	var s status
+	u := cl.c.URL(node)
+	if u == "" {
+		cl.t.Fatalf("no URL for node %q", node)
+	}
+	if a, ok := cl.apis[u]; ok {
+		return a
+	}
+	a, err := api.NewClient(api.Config{Address: u, HTTPClient: cl.http})
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if cl.apis == nil {
+		cl.apis = map[string]*api.Client{}
+	}
+	cl.apis[u] = a
+	return a
+}
+
+func (cl *client) tryStatus(node string) (api.Status, error) {
+	s, err := cl.api(node).Status(cl.t.Context())
+	if err != nil {
+		return s, fmt.Errorf("status of %s: %w", node, err)
+	}
+	return s, nil
+}
+
+func (cl *client) status(node string) api.Status {
+	cl.t.Helper()
+	var s api.Status
 	testutil.WaitFor(cl.t, electTimeout, func() (err error) {
 		s, err = cl.tryStatus(node)
 		return err
@@ -310,15 +303,8 @@ func (cl *client) agreedLeader(nodes []string) string {
 func (cl *client) put(node, key, value string) {
 	cl.t.Helper()
 	testutil.WaitFor(cl.t, electTimeout, func() error {
-		body, err := cl.do(http.MethodPut, node, "/v1/kv/"+key, []byte(value))
-		if err != nil {
-			return err
-		}
-		var r struct {
-			OK bool `json:"ok"`
-		}
-		if err := json.Unmarshal(body, &r); err != nil || !r.OK {
-			return fmt.Errorf("PUT %s on %s: %s (%v)", key, node, body, err)
+		if _, err := cl.api(node).KVPut(cl.t.Context(), key, []byte(value), nil); err != nil {
+			return fmt.Errorf("PUT %s on %s: %w", key, node, err)
 		}
 		return nil
 	})
@@ -329,19 +315,12 @@ func (cl *client) get(node, key string) string {
 	cl.t.Helper()
 	var value string
 	testutil.WaitFor(cl.t, electTimeout, func() error {
-		body, err := cl.do(http.MethodGet, node, "/v1/kv/"+key, nil)
+		e, _, err := cl.api(node).KVGet(cl.t.Context(), key, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("GET %s on %s: %w", key, node, err)
 		}
-		var e struct {
-			Value string `json:"value"`
-		}
-		if err := json.Unmarshal(body, &e); err != nil {
-			return err
-		}
-		v, err := base64.StdEncoding.DecodeString(e.Value)
-		value = string(v)
-		return err
+		value = string(e.Value)
+		return nil
 	})
 	return value
 }
@@ -368,20 +347,16 @@ func (cl *client) waitVoters(node string, voters []string) {
 
 // suffrages checks node's Raft configuration is exactly voters and nonvoters.
 func (cl *client) suffrages(node string, voters, nonvoters []string) error {
-	body, err := cl.do(http.MethodGet, node, "/v1/raft/configuration", nil)
+	conf, err := cl.api(node).RaftConfiguration(cl.t.Context())
 	if err != nil {
-		return err
-	}
-	var conf raftConfiguration
-	if err := json.Unmarshal(body, &conf); err != nil {
-		return err
+		return fmt.Errorf("Raft configuration of %s: %w", node, err)
 	}
 	got := map[string][]string{}
 	for _, s := range conf.Servers {
 		got[s.Suffrage] = append(got[s.Suffrage], s.ID)
 	}
 	if !sameSet(got["voter"], voters) || !sameSet(got["nonvoter"], nonvoters) || len(conf.Servers) != len(voters)+len(nonvoters) {
-		return fmt.Errorf("%s: Raft configuration %s, want voters %v and non-voters %v", node, body, voters, nonvoters)
+		return fmt.Errorf("%s: Raft configuration %+v, want voters %v and non-voters %v", node, conf.Servers, voters, nonvoters)
 	}
 	return nil
 }

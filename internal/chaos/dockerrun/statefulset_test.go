@@ -1,6 +1,7 @@
 package dockerrun
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/internal/testutil"
 )
 
@@ -128,18 +130,15 @@ func scaleUp(t *testing.T, cl *client, c *Cluster) string {
 	}
 	sawNotReady := false
 	testutil.WaitFor(t, joinTimeout, func() error {
-		code, err := cl.code(added, "/v1/health/ready")
-		if err != nil {
-			return err
-		}
-		if code == http.StatusServiceUnavailable {
-			if live, err := cl.code(added, "/v1/health/live"); err == nil && live == http.StatusOK {
+		err := cl.api(added).Ready(t.Context())
+		if errors.Is(err, api.ErrUnavailable) {
+			if cl.api(added).Live(t.Context()) == nil {
 				sawNotReady = true
 			}
-			return fmt.Errorf("%s not ready yet", added)
+			return fmt.Errorf("%s not ready yet: %w", added, err)
 		}
-		if code != http.StatusOK {
-			return fmt.Errorf("%s: /v1/health/ready answered %d", added, code)
+		if err != nil {
+			return fmt.Errorf("%s: /v1/health/ready: %w", added, err)
 		}
 		return nil
 	})
@@ -168,10 +167,12 @@ func scaleDown(t *testing.T, cl *client, c *Cluster, gone string, rest []string)
 		t.Errorf("right after the scale down: %v", err)
 	}
 	testutil.WaitFor(t, catchUpTimeout, func() error {
-		var h struct {
-			Healthy bool `json:"healthy"`
+		a, err := c.api(leader)
+		if err != nil {
+			return err
 		}
-		if err := c.getJSON(t.Context(), leader, "/v1/autopilot/health", &h); err != nil {
+		h, err := a.AutopilotHealth(t.Context())
+		if err != nil {
 			return err
 		}
 		if h.Healthy {
@@ -193,14 +194,13 @@ func aloneNotReady(t *testing.T, cl *client, c *Cluster, node string) {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, catchUpTimeout, func() error {
-		code, err := cl.code(node, "/v1/health/live")
-		if err != nil || code != http.StatusOK {
-			return fmt.Errorf("%s not live yet: %d, %v", node, code, err)
+		if err := cl.api(node).Live(t.Context()); err != nil {
+			return fmt.Errorf("%s not live yet: %w", node, err)
 		}
 		return nil
 	})
-	if code, err := cl.code(node, "/v1/health/ready"); err != nil || code != http.StatusServiceUnavailable {
-		t.Errorf("%s alone, with no leader possible: /v1/health/ready answered %d (%v), want 503", node, code, err)
+	if err := cl.api(node).Ready(t.Context()); !errors.Is(err, api.ErrUnavailable) {
+		t.Errorf("%s alone, with no leader possible: /v1/health/ready answered %v, want 503", node, err)
 	}
 }
 
@@ -229,8 +229,8 @@ func moveOne(t *testing.T, cl *client, c *Cluster, node string, servers []string
 		if err := votersAtAddrs(cl, c, leader.LeaderID, servers); err != nil {
 			return err
 		}
-		if _, err := cl.do(http.MethodGet, node, "/v1/kv/moving", nil); err != nil {
-			return err
+		if _, _, err := cl.api(node).KVGet(t.Context(), "moving", nil); err != nil {
+			return fmt.Errorf("GET moving on %s: %w", node, err)
 		}
 		return cl.ready(node)
 	})
@@ -243,8 +243,12 @@ func votersAtAddrs(cl *client, c *Cluster, node string, servers []string) error 
 	if err := cl.suffrages(node, servers, nil); err != nil {
 		return err
 	}
-	var conf raftConfiguration
-	if err := c.getJSON(cl.t.Context(), node, "/v1/raft/configuration", &conf); err != nil {
+	a, err := c.api(node)
+	if err != nil {
+		return err
+	}
+	conf, err := a.RaftConfiguration(cl.t.Context())
+	if err != nil {
 		return err
 	}
 	for _, s := range conf.Servers {
@@ -277,28 +281,10 @@ func checkKeysOn(t *testing.T, cl *client, nodes []string, keys map[string]strin
 	}
 }
 
-// code is the status code of GET path on node.
-func (cl *client) code(node, path string) (int, error) {
-	req, err := http.NewRequestWithContext(cl.t.Context(), http.MethodGet, cl.c.URL(node)+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
 // ready reports nil once node's /v1/health/ready answers 200.
 func (cl *client) ready(node string) error {
-	code, err := cl.code(node, "/v1/health/ready")
-	if err != nil {
-		return err
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("%s: /v1/health/ready answered %d", node, code)
+	if err := cl.api(node).Ready(cl.t.Context()); err != nil {
+		return fmt.Errorf("%s: /v1/health/ready: %w", node, err)
 	}
 	return nil
 }

@@ -7,19 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clusteragent/agent/internal/httpjson"
+	"github.com/clusteragent/agent/api"
 )
-
-// raftConfiguration is the answer of GET /v1/raft/configuration.
-type raftConfiguration struct {
-	Index   uint64 `json:"index"`
-	Servers []struct {
-		ID       string `json:"id"`
-		Address  string `json:"address"`
-		Suffrage string `json:"suffrage"`
-		Leader   bool   `json:"leader"`
-	} `json:"servers"`
-}
 
 // waitFormed waits until every node in ids reports a Raft configuration of
 // exactly ids, all voters, and the same single leader.
@@ -29,9 +18,13 @@ func (c *Cluster) waitFormed(ctx context.Context, ids []string) error {
 	return poll(ctx, 200*time.Millisecond, func() error {
 		leader := ""
 		for _, id := range ids {
-			var conf raftConfiguration
-			if err := c.getJSON(ctx, id, "/v1/raft/configuration", &conf); err != nil {
+			a, err := c.api(id)
+			if err != nil {
 				return err
+			}
+			conf, err := a.RaftConfiguration(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", id, err)
 			}
 			var voters, leaders []string
 			for _, s := range conf.Servers {
@@ -56,9 +49,26 @@ func (c *Cluster) waitFormed(ctx context.Context, ids []string) error {
 	})
 }
 
-// getJSON decodes the JSON answer of GET path on node into v.
-func (c *Cluster) getJSON(ctx context.Context, node, path string, v any) error {
-	return httpjson.Get(ctx, c.client, c.URL(node)+path, v)
+// api is node's client API at its current address.
+func (c *Cluster) api(node string) (*api.Client, error) {
+	u := c.URL(node)
+	if u == "" {
+		return nil, fmt.Errorf("dockerrun: unknown node %q", node)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.apis[u]; ok {
+		return a, nil
+	}
+	a, err := api.NewClient(api.Config{Address: u, HTTPClient: c.client})
+	if err != nil {
+		return nil, fmt.Errorf("dockerrun: %w", err)
+	}
+	if c.apis == nil {
+		c.apis = map[string]*api.Client{}
+	}
+	c.apis[u] = a
+	return a, nil
 }
 
 // poll calls cond every interval until it returns nil or ctx ends; then it

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/chaos"
 	"github.com/clusteragent/agent/internal/freeport"
@@ -63,6 +64,9 @@ type node struct {
 	logPath    string
 	proc       *proc.Process // nil until first started; guarded by Cluster.mu
 	paused     bool          // guarded by Cluster.mu
+	// api is the node's client API over Cluster.hc; its port outlives
+	// restarts.
+	api *api.Client
 }
 
 // Start starts opts.Servers agent processes that join through n1's gossip
@@ -157,10 +161,15 @@ func (c *Cluster) addNodeLocked(cfg nodeConfig) (*node, error) {
 		return nil, fmt.Errorf("procrun: %w", err)
 	}
 	cfg.DataDir = filepath.Join(home, "data")
+	a, err := api.NewClient(api.Config{Address: "http://" + hostPort(cfg.HTTPPort), HTTPClient: c.hc})
+	if err != nil {
+		return nil, fmt.Errorf("procrun: %w", err)
+	}
 	nd := &node{
 		cfg:        cfg,
 		configPath: filepath.Join(home, "config.hcl"),
 		logPath:    filepath.Join(c.dir, cfg.ID+".log"),
+		api:        a,
 	}
 	src, err := cfg.render(c.settings)
 	if err != nil {

@@ -5,11 +5,9 @@ package procrun
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clusteragent/agent/api"
 	"github.com/clusteragent/agent/bench/proc"
 	"github.com/clusteragent/agent/internal/buildagent"
 	"github.com/clusteragent/agent/internal/chaos"
@@ -132,10 +131,12 @@ func TestProcessCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A stopped process's kernel still accepts connections, but nothing answers.
-	stalled := &http.Client{Timeout: 500 * time.Millisecond}
-	if resp, err := stalled.Get(c.URL(follower) + "/v1/status"); err == nil {
-		resp.Body.Close()
-		t.Fatalf("paused %s answered: %s", follower, resp.Status)
+	stalled, err := api.NewClient(api.Config{Address: c.URL(follower), HTTPClient: http.DefaultClient, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := stalled.Status(ctx); err == nil || statusCode(err) != 0 {
+		t.Fatalf("paused %s answered: %+v, %v", follower, st, err)
 	}
 	mustPut(t, c.URL(lead), "k3", "v3")
 	if err := c.Resume(ctx, follower); err != nil {
@@ -153,8 +154,8 @@ func TestProcessCluster(t *testing.T) {
 	}
 	starts[added]++
 	suffrage := func() (string, error) {
-		var cfg raftConfiguration
-		if err := c.getJSON(context.Background(), c.URL(leader(t, c, without(c.Nodes(), added)))+"/v1/raft/configuration", &cfg); err != nil {
+		cfg, err := apiOf(c, leader(t, c, without(c.Nodes(), added))).RaftConfiguration(context.Background())
+		if err != nil {
 			return "", err
 		}
 		for _, s := range cfg.Servers {
@@ -276,18 +277,15 @@ func TestStartFailureKillsWhatItStarted(t *testing.T) {
 	}
 }
 
-// nodeStatus is the part of GET /v1/status the test reads.
-type nodeStatus struct {
-	NodeID       string `json:"node_id"`
-	State        string `json:"state"`
-	LeaderID     string `json:"leader_id"`
-	AppliedIndex uint64 `json:"applied_index"`
+// apiOf is node's client API, as the runner itself reads it.
+func apiOf(c *Cluster, node string) *api.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byID[node].api
 }
 
-func status(c *Cluster, node string) (nodeStatus, error) {
-	var s nodeStatus
-	err := c.getJSON(context.Background(), c.URL(node)+"/v1/status", &s)
-	return s, err
+func status(c *Cluster, node string) (api.Status, error) {
+	return apiOf(c, node).Status(context.Background())
 }
 
 // leader waits until every node in nodes names the same leader, one of
@@ -345,22 +343,16 @@ func waitCaughtUp(t *testing.T, c *Cluster, node string) {
 // yet, say); a 4xx or a refused write fails the test.
 func mustPut(t *testing.T, base, key, value string) {
 	t.Helper()
+	cl := testAPI(t, base)
 	testutil.WaitFor(t, 20*time.Second, func() error {
-		code, body, err := do(http.MethodPut, base+"/v1/kv/"+key, value)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := cl.KVPut(ctx, key, []byte(value), nil)
+		if code := statusCode(err); (code >= 400 && code < 500) || errors.Is(err, api.ErrCASFailed) {
+			t.Fatalf("PUT %s: %d %v", key, code, err)
+		}
 		if err != nil {
-			return err
-		}
-		if code >= 400 && code < 500 {
-			t.Fatalf("PUT %s: %d %s", key, code, body)
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("PUT %s: %d %s", key, code, body)
-		}
-		var res struct {
-			OK bool `json:"ok"`
-		}
-		if err := json.Unmarshal(body, &res); err != nil || !res.OK {
-			t.Fatalf("PUT %s: %s (%v)", key, body, err)
+			return fmt.Errorf("PUT %s: %w", key, err)
 		}
 		return nil
 	})
@@ -369,48 +361,43 @@ func mustPut(t *testing.T, base, key, value string) {
 // mustGet reads key linearizably, retrying while the cluster answers 5xx.
 func mustGet(t *testing.T, base, key string) string {
 	t.Helper()
+	cl := testAPI(t, base)
 	var value string
 	testutil.WaitFor(t, 20*time.Second, func() error {
-		code, body, err := do(http.MethodGet, base+"/v1/kv/"+key, "")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e, _, err := cl.KVGet(ctx, key, nil)
+		if code := statusCode(err); code != 0 && code < 500 {
+			t.Fatalf("GET %s: %d %v", key, code, err)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("GET %s: %w", key, err)
 		}
-		if code != http.StatusOK {
-			if code < 500 {
-				t.Fatalf("GET %s: %d %s", key, code, body)
-			}
-			return fmt.Errorf("GET %s: %d %s", key, code, body)
-		}
-		var e struct {
-			Value string `json:"value"`
-		}
-		if err := json.Unmarshal(body, &e); err != nil {
-			t.Fatalf("GET %s: %s: %v", key, body, err)
-		}
-		v, err := base64.StdEncoding.DecodeString(e.Value)
-		if err != nil {
-			t.Fatalf("GET %s: value %q: %v", key, e.Value, err)
-		}
-		value = string(v)
+		value = string(e.Value)
 		return nil
 	})
 	return value
 }
 
-func do(method, u, body string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+// testAPI is a client of the API at base over the default transport; each
+// call is bounded by its context.
+func testAPI(t *testing.T, base string) *api.Client {
+	t.Helper()
+	cl, err := api.NewClient(api.Config{Address: base, HTTPClient: http.DefaultClient})
 	if err != nil {
-		return 0, nil, err
+		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
+	return cl
+}
+
+// statusCode is the HTTP status of the agent's error answer err, or 0
+// when err is not one.
+func statusCode(err error) int {
+	var se *api.StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return 0
 }
 
 func pidOf(c *Cluster, node string) int {

@@ -7,22 +7,7 @@ import (
 	"time"
 
 	"github.com/clusteragent/agent/bench/proc"
-	"github.com/clusteragent/agent/internal/httpjson"
 )
-
-// raftConfiguration is the part of GET /v1/raft/configuration the runner
-// reads.
-type raftConfiguration struct {
-	Index   uint64       `json:"index"`
-	Servers []raftServer `json:"servers"`
-}
-
-type raftServer struct {
-	ID       string `json:"id"`
-	Address  string `json:"address"`
-	Suffrage string `json:"suffrage"`
-	Leader   bool   `json:"leader"`
-}
 
 // formedPoll is how often Start re-checks whether the cluster has formed.
 const formedPoll = 100 * time.Millisecond
@@ -63,8 +48,8 @@ func (c *Cluster) formed(ctx context.Context, nodes []*node) (string, error) {
 		if p == nil || !p.Running() {
 			return "", &exitError{node: nd.cfg.ID, log: proc.LogTail(nd.logPath, 20)}
 		}
-		var cfg raftConfiguration
-		if err := c.getJSON(ctx, "http://"+hostPort(nd.cfg.HTTPPort)+"/v1/raft/configuration", &cfg); err != nil {
+		cfg, err := nd.api.RaftConfiguration(ctx)
+		if err != nil {
 			return "", fmt.Errorf("%s: %w", nd.cfg.ID, err)
 		}
 		voters, leaders := map[string]bool{}, []string{}
@@ -101,9 +86,4 @@ type exitError struct {
 
 func (e *exitError) Error() string {
 	return fmt.Sprintf("procrun: %s exited while the cluster formed; its log ends:\n%s", e.node, e.log)
-}
-
-// getJSON decodes the 200 answer of a GET of u into v.
-func (c *Cluster) getJSON(ctx context.Context, u string, v any) error {
-	return httpjson.Get(ctx, c.hc, u, v)
 }
