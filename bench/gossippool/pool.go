@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,14 @@ type Result struct {
 	RestPackets, RestBytes float64
 	// HeapBytes is the live heap after a collection, at rest.
 	HeapBytes uint64
+	// Wave is how many members joined at once: all of them (Members) in a
+	// mass join, fewer when the pool was formed wave after wave.
+	Wave int
+	// SchedP99 and SchedMax are the Go scheduler's latency (how long a
+	// goroutine that could run waited for a core) during the join: its
+	// 99th percentile and its largest bucket. A probe ack waits that long
+	// too, so a latency near the probe timeout means false suspicions.
+	SchedP99, SchedMax time.Duration
 }
 
 // PerMember returns x divided by the pool size, for the per-member figures.
@@ -87,7 +96,16 @@ func Measure(ctx context.Context, n int, profile string) (Result, error) {
 // MeasureTuned is Measure with tune, when not nil, applied to every
 // member's configuration: for trying a setting before it becomes a profile.
 func MeasureTuned(ctx context.Context, n int, profile string, tune func(*discovery.Config)) (res Result, err error) {
-	res.Members = n
+	return MeasureWaves(ctx, n, n, profile, tune)
+}
+
+// MeasureWaves is MeasureTuned with the pool formed in waves of wave
+// members: each wave joins the seed at once, and the next starts when every
+// member started so far lists all of them alive. It builds a pool of a
+// size whose mass join one process cannot carry, to measure what a member
+// of it costs at rest and how fast a crash is seen.
+func MeasureWaves(ctx context.Context, n, wave int, profile string, tune func(*discovery.Config)) (res Result, err error) {
+	res.Members, res.Wave = n, min(max(wave, 1), n)
 	if n < 3 {
 		return res, fmt.Errorf("gossippool: need at least 3 members, got %d", n)
 	}
@@ -99,15 +117,20 @@ func MeasureTuned(ctx context.Context, n int, profile string, tune func(*discove
 	if pool, err = create(ctx, n, profile, tune, c); err != nil {
 		return res, err
 	}
-	began, cpu0 := time.Now(), cpuTime()
-	for _, g := range pool {
-		g.Start()
-	}
-	if err := converge(ctx, pool); err != nil {
-		res.FalseDeaths, res.Refutations = c.deathsOf("")
-		return res, err
+	began, cpu0, sched0 := time.Now(), cpuTime(), readSched()
+	for k := 0; k < n; k += res.Wave {
+		end := min(k+res.Wave, n)
+		for _, g := range pool[k:end] {
+			g.Start()
+		}
+		if err := converge(ctx, pool[:end]); err != nil {
+			res.FalseDeaths, res.Refutations = c.deathsOf("")
+			res.SchedP99, res.SchedMax = readSched().since(sched0)
+			return res, err
+		}
 	}
 	res.Converged, res.JoinCPU = time.Since(began), cpuTime()-cpu0
+	res.SchedP99, res.SchedMax = readSched().since(sched0)
 	if err := rest(ctx, &res, c); err != nil {
 		return res, err
 	}
@@ -166,7 +189,7 @@ func converge(ctx context.Context, pool []*discovery.Gossip) error {
 			i := (from + k) % n
 			if alive := count(pool[i], discovery.StatusAlive, ""); alive != n {
 				from = i
-				return false, fmt.Sprintf("%s sees %d of %d alive", nodeID(i), alive, n)
+				return false, fmt.Sprintf("%s sees %d of %d alive (%s)", nodeID(i), alive, n, notAlive(pool[i], n))
 			}
 		}
 		return true, ""
@@ -288,6 +311,31 @@ func meta(i int) discovery.Meta {
 		m.Role, m.RaftAddr, m.HasState = discovery.RoleServer, fmt.Sprintf("127.0.0.1:%d", 30000+i), true
 	}
 	return m
+}
+
+// notAlive names up to five of the first n members that g does not list
+// alive, with what it lists them as: when a pool does not converge, a
+// member missing altogether (a rumour that never reached g) reads
+// differently from one suspected or declared dead.
+func notAlive(g *discovery.Gossip, n int) string {
+	status := make(map[string]discovery.Status, n)
+	for _, m := range g.Members() {
+		status[m.ID] = m.Status
+	}
+	var out []string
+	for i := range n {
+		st, ok := status[nodeID(i)]
+		switch {
+		case !ok:
+			out = append(out, nodeID(i)+" unknown")
+		case st != discovery.StatusAlive:
+			out = append(out, fmt.Sprintf("%s %s", nodeID(i), st))
+		}
+		if len(out) == 5 {
+			break
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // count is how many members g lists with status s (only id, if set).

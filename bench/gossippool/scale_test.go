@@ -12,7 +12,7 @@ import (
 )
 
 // TestMeasureScale times one pool of $GOSSIPPOOL_N members (skipped unless
-// set), writing a CPU profile to $GOSSIPPOOL_PROFILE when set. It is how the
+// set), all joining at once or in waves of $GOSSIPPOOL_WAVE, writing a CPU profile to $GOSSIPPOOL_PROFILE when set. It is how the
 // figures in bench/README.md were taken; it loads every core for as long
 // as it runs, so it never runs by default.
 func TestMeasureScale(t *testing.T) {
@@ -31,14 +31,18 @@ func TestMeasureScale(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(60, n/5))*time.Second)
 	defer cancel()
 	began := time.Now()
 	var tune func(*discovery.Config)
 	if m, _ := strconv.Atoi(os.Getenv("GOSSIPPOOL_SUSPICION_MULT")); m > 0 {
 		tune = func(c *discovery.Config) { c.SuspicionMult = m }
 	}
-	res, err := MeasureTuned(ctx, n, "lan", tune)
+	wave, _ := strconv.Atoi(os.Getenv("GOSSIPPOOL_WAVE"))
+	if wave == 0 {
+		wave = n
+	}
+	res, err := MeasureWaves(ctx, n, wave, "lan", tune)
 	t.Logf("%d members: %+v (returned %s after start)", n, res, time.Since(began).Round(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -139,7 +139,8 @@ func measureGossipInproc(ctx context.Context, n int) ([]report.Timing, error) {
 	defer cancel()
 	res, err := gossippool.Measure(ctx, n, "lan")
 	if err != nil {
-		return nil, fmt.Errorf("%w (false deaths %d, refutations %d so far)", err, res.FalseDeaths, res.Refutations)
+		return nil, fmt.Errorf("%w (false deaths %d, refutations %d so far; scheduler latency p99 %s, max %s)",
+			err, res.FalseDeaths, res.Refutations, res.SchedP99.Round(time.Millisecond), res.SchedMax.Round(time.Millisecond))
 	}
 	log.Printf("gossip %d in process: converged in %s, crash seen first after %s, by all after %s; %s",
 		n, res.Converged.Round(time.Millisecond), res.FirstDead.Round(time.Millisecond), res.AllDead.Round(time.Millisecond), inprocCost(res))
@@ -156,9 +157,9 @@ func measureGossipInproc(ctx context.Context, n int) ([]report.Timing, error) {
 func inprocCost(res gossippool.Result) string {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	joinSecs := max(res.Converged.Seconds(), 1e-9)
-	return fmt.Sprintf("false deaths %d, refutations %d, suspect messages %d; per member: join %.2f ms CPU/s, "+
-		"rest %.3f ms CPU/s, %.1f packets/s, %.0f B/s, heap %.0f KiB",
-		res.FalseDeaths, res.Refutations, res.SuspectMsgs,
+	return fmt.Sprintf("false deaths %d, refutations %d, suspect messages %d; scheduler latency during the join p99 %s, max %s; "+
+		"per member: join %.2f ms CPU/s, rest %.3f ms CPU/s, %.1f packets/s, %.0f B/s, heap %.0f KiB",
+		res.FalseDeaths, res.Refutations, res.SuspectMsgs, res.SchedP99.Round(100*time.Microsecond), res.SchedMax.Round(100*time.Microsecond),
 		res.PerMember(ms(res.JoinCPU)/joinSecs), res.PerMember(ms(res.RestCPU)),
 		res.PerMember(res.RestPackets), res.PerMember(res.RestBytes), res.PerMember(float64(res.HeapBytes))/1024)
 }
