@@ -31,7 +31,7 @@ func TestMeasureScale(t *testing.T) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(60, n/5))*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), RestSettle(n)+time.Duration(max(60, n/5))*time.Second)
 	defer cancel()
 	began := time.Now()
 	var tune func(*discovery.Config)
