@@ -58,6 +58,9 @@ func measureClients(ctx context.Context, binary, dir string, n int) (_ []report.
 	if err != nil {
 		return nil, err
 	}
+	// The clients are started one after another; on a busy machine that
+	// alone takes seconds, which the convergence time includes.
+	spawned := time.Since(began)
 	converged, err := untilAllAlive(ctx, c.Nodes, began)
 	if err != nil {
 		return nil, fmt.Errorf("%d clients: %w", n, err)
@@ -72,7 +75,8 @@ func measureClients(ctx context.Context, binary, dir string, n int) (_ []report.
 		return nil, err
 	}
 	cpu, rss, anon := idleCost(ctx, clients[:min(idleSample, len(clients))], idleSettle)
-	note += fmt.Sprintf("; %.2f ms CPU/s in the %s right after convergence", busyCPU, idleWindow)
+	note += fmt.Sprintf("; %.2f ms CPU/s in the %s right after convergence; the %d processes took %s to start, all saw all %s after the last started",
+		busyCPU, idleWindow, n, spawned.Round(time.Millisecond), (converged - spawned).Round(time.Millisecond))
 	exits, late := stopTogether(ctx, clients[:len(clients)-1])
 	var tally gossipTally
 	for _, node := range c.Nodes {
