@@ -25,6 +25,17 @@
 // Leave broadcasts a graceful leave and shuts down; Shutdown stops without
 // one. Both stop and wait for every goroutine of the package.
 //
+// # Transport
+//
+// memberlist runs over this package's own UDP and TCP transport
+// (nettransport.go), not memberlist's NetTransport, which reads every
+// datagram into a fresh 64 KiB buffer that memberlist then keeps queued: in
+// a mass join that garbage was a large share of the CPU and starved the
+// failure detector. The wire format, socket options and metrics are
+// memberlist's, so agents with either transport mix. Config.WrapTransport
+// wraps it (tests inject faults there), and every outgoing stream is closed
+// when the Gossip stops.
+//
 // # Membership
 //
 // Members returns live members from memberlist and, from this package's own
